@@ -1,0 +1,62 @@
+/*
+ * auth.h - who may log in, and becoming them.
+ *
+ * auth.c is the only code that looks at a password, a password hash or an
+ * APOP secret.  It answers the three POP3 ways in (USER/PASS, APOP, AUTH
+ * PLAIN) against the system accounts or a passwd(5)-format file, and
+ * drops the process to the authenticated user.
+ */
+#ifndef AUTH_H
+#define AUTH_H
+
+#include <limits.h>
+#include <sys/types.h>
+
+#define AUTH_NAME_MAX	64	/* longest user name we look up */
+
+struct auth_config {
+	const char *passwd_file;	/* NULL: the system accounts */
+	const char *apop_file;		/* NULL: no APOP */
+	uid_t min_uid;			/* lower uids never log in */
+};
+
+struct auth_user {
+	char name[AUTH_NAME_MAX + 1];
+	uid_t uid;
+	gid_t gid;
+	char home[PATH_MAX];
+	const char *source;	/* "system accounts" or "passwd file" */
+};
+
+enum auth_result {
+	AUTH_OK,
+	AUTH_FAIL,	/* wrong name, password or account state: [AUTH] */
+	AUTH_TEMP	/* the account database cannot be read: [SYS/TEMP] */
+};
+
+/* Could this name be a user at all (no '/', "..", controls, length)? */
+int auth_name_valid(const char *name);
+
+/* The checks wipe the secrets they are given once they are done. */
+enum auth_result auth_password(const struct auth_config *cfg,
+    const char *name, char *pass, struct auth_user *u, const char **why);
+enum auth_result auth_apop(const struct auth_config *cfg, const char *name,
+    const char *timestamp, const char *digest, struct auth_user *u,
+    const char **why);
+enum auth_result auth_plain(const struct auth_config *cfg, char *b64,
+    struct auth_user *u, const char **why);
+
+/* Startup: may APOP be offered with this secrets file?  -1: unreadable
+   (an option error), 0: refused (logged), 1: usable. */
+int auth_apop_usable(const char *path, const char **why);
+
+/* For --check-user: the account and why it could not log in, if not. */
+enum auth_result auth_lookup(const struct auth_config *cfg,
+    const char *name, struct auth_user *u, const char **why);
+
+/* Become the user: initgroups, setgid, setuid, and prove root is gone.
+   spool_gid, if not (gid_t)-1, stays as the saved gid. */
+int auth_become(const struct auth_user *u, gid_t spool_gid,
+    const char **why);
+
+#endif

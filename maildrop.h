@@ -1,0 +1,91 @@
+/*
+ * maildrop.h - the interface to a user's Unix mbox maildrop.
+ *
+ * maildrop.c owns the mailbox file: it is the only code that opens, locks,
+ * reads or changes it.  A session opens the maildrop once at login (the
+ * file is locked only while it is indexed), reads messages while unlocked,
+ * and at QUIT asks for the update, which locks the file again, removes the
+ * messages marked deleted and keeps everything else byte for byte.
+ */
+#ifndef MAILDROP_H
+#define MAILDROP_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* How an operation ended; the session maps these to RFC 2449/3206 codes. */
+enum md_status {
+	MD_OK = 0,
+	MD_TEMP,	/* try again later: I/O error, lock, concurrent change */
+	MD_PERM,	/* will not work on retry: not an mbox, no permission */
+	MD_INUSE,	/* another process holds the mailbox lock */
+	MD_CLIENT	/* the client write callback failed; the session is over */
+};
+
+/* Longest UIDL string we produce: 32 hex digits, "-", a count. */
+#define MD_UIDL_MAX 48
+
+struct md_config {
+	const char *path;	/* the mbox file */
+	int lock_wait;		/* seconds to wait for a lock; then MD_INUSE */
+	int stale_secs;		/* a dotlock older than this is broken */
+	gid_t spool_gid;	/* group raised around dotlock and journal
+				   creation in the spool; (gid_t)-1: none */
+};
+
+struct maildrop;
+
+/* Sends bytes to the client; returns 0, or -1 when the client is gone. */
+typedef int md_write_fn(void *ctx, const char *buf, size_t len);
+
+enum md_status maildrop_open(struct maildrop **mdp,
+    const struct md_config *cfg, const char **why);
+void maildrop_close(struct maildrop *md);
+
+/* Messages are numbered from 1, as in RFC 1939. */
+unsigned maildrop_count(const struct maildrop *md);
+int maildrop_valid(const struct maildrop *md, unsigned n);	/* 1, 0 */
+int maildrop_deleted(const struct maildrop *md, unsigned n);
+uint64_t maildrop_size(const struct maildrop *md, unsigned n);
+void maildrop_stat(const struct maildrop *md, unsigned *count,
+    uint64_t *octets);
+void maildrop_delete(struct maildrop *md, unsigned n);
+void maildrop_undelete_all(struct maildrop *md);
+void maildrop_delete_stats(const struct maildrop *md, unsigned *count,
+    uint64_t *octets);
+
+enum md_status maildrop_uidl(struct maildrop *md, unsigned n,
+    char uidl[MD_UIDL_MAX + 1], const char **why);
+
+/*
+ * maildrop_check() says whether message n can still be sent as indexed;
+ * call it before the "+OK" of RETR or TOP.  maildrop_send() then streams
+ * the message (lines < 0: whole; else the header and that many body
+ * lines) with CRLF line ends and byte-stuffing, without the final ".".
+ * Any status but MD_OK from maildrop_send() means the response is
+ * incomplete and the session must end without sending the ".".
+ */
+enum md_status maildrop_check(struct maildrop *md, unsigned n,
+    const char **why);
+enum md_status maildrop_send(struct maildrop *md, unsigned n, long lines,
+    md_write_fn *out, void *ctx, const char **why);
+
+/* The UPDATE state: remove the messages marked deleted. */
+enum md_status maildrop_update(struct maildrop *md, const char **why);
+
+/* Finish an UPDATE interrupted by a crash, for pop3d --recover. */
+enum md_status maildrop_recover(const struct md_config *cfg,
+    const char **why);
+
+/* For pop3d --check-user, run as the user: describe the mailbox and
+   its locks without changing anything.  0 if a session could use it. */
+int maildrop_describe(const struct md_config *cfg, FILE *out);
+
+/* The group a user needs raised to create PATH.lock next to the mailbox,
+   or (gid_t)-1 when the user can do it without help. */
+gid_t maildrop_spool_group(const char *path, uid_t uid, gid_t gid,
+    const gid_t *groups, int ngroups);
+
+#endif

@@ -1,0 +1,1483 @@
+/*
+ * pop3d.c - one POP3 session on stdin/stdout (RFC 1939, 2449, 2595, 3206,
+ * 5034), as inetd, xinetd, systemd, stunnel or tcpserver start it.
+ *
+ * This file holds the options, the client channel (line input, corked
+ * output, timeouts), and the protocol: the AUTHORIZATION and TRANSACTION
+ * states and their command table.  Passwords are checked in auth.c, the
+ * mailbox is read and updated by maildrop.c, TLS lives in tls.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "auth.h"
+#include "maildrop.h"
+#include "tls.h"
+
+#define POP3D_VERSION	"1.0"
+
+/* RFC 2449 section 4: a command line is at most 255 octets with CRLF. */
+#define CMD_LINE_MAX	255
+
+/* RFC 1939 section 3: an argument is at most 40 characters (PASS and
+   AUTH data excepted: pass phrases and base64 are longer). */
+#define ARG_MAX_LEN	40
+#define MAX_ARGS	2
+
+/* Input is read in big gulps so a pipelined session costs few reads;
+   replies are corked in the output buffer until input runs out. */
+#define IN_BUF		16384
+#define OUT_BUF		(256 * 1024)
+
+/* RFC 1939 section 3: the autologout timer is at least 10 minutes. */
+#define DEFAULT_TIMEOUT	600
+#define MAX_TIMEOUT	86400
+#define DEFAULT_FAIL_DELAY 2
+#define MAX_FAIL_DELAY	60
+#define MAX_AUTH_FAILS	3
+
+/* uids below this are system accounts and never log in by default. */
+#define DEFAULT_MIN_UID	1000
+
+/* SPEC: a lock is waited for about 10 s; a dotlock older than 5 minutes
+   is stale (liblockfile's rule), or at once if its process is gone. */
+#define LOCK_WAIT	10
+#define STALE_SECS	300
+
+#define DEFAULT_MAILDROP "/var/mail/%u"
+
+/* Exit statuses: 0 after QUIT or EOF, 1 internal failure, 2 bad setup. */
+#define EXIT_INTERNAL	1
+#define EXIT_SETUP	2
+
+struct config {
+	struct auth_config auth;
+	const char *maildrop;
+	int timeout;
+	int fail_delay;
+	const char *cert, *key;
+	int implicit_tls;
+	int allow_plaintext;
+	int apop;		/* the secrets file is usable */
+	const char *check_user;
+	int recover;
+	struct tls *tls;	/* loaded certificate, or NULL */
+};
+
+/* ---------------------------------------------------------------- */
+/* Startup errors: stderr by hand, one -ERR line under a superserver */
+
+static int
+stderr_is_socket(void)
+{
+	struct stat st;
+
+	return fstat(2, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+startup_error(const char *fmt, ...)
+{
+	static const char reply[] =
+	    "-ERR [SYS/TEMP] server configuration error\r\n";
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	syslog(LOG_ERR, "%s", msg);
+	if (stderr_is_socket()) {
+		/* fd 2 is the client: nothing but one reply line */
+		if (write(1, reply, sizeof(reply) - 1) < 0)
+			syslog(LOG_ERR, "cannot tell the client: %s", strerror(errno));
+	} else
+		(void)fprintf(stderr, "pop3d: %s\n", msg);
+}
+
+/* ---------------------------------------------------------------- */
+/* Options                                                           */
+
+static const struct option long_options[] = {
+	{ "passwd", required_argument, NULL, 'p' },
+	{ "maildrop", required_argument, NULL, 'm' },
+	{ "apop", required_argument, NULL, 'a' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "fail-delay", required_argument, NULL, 'd' },
+	{ "tls-cert", required_argument, NULL, 'c' },
+	{ "tls-key", required_argument, NULL, 'k' },
+	{ "tls", no_argument, NULL, 'T' },
+	{ "allow-plaintext", no_argument, NULL, 'P' },
+	{ "min-uid", required_argument, NULL, 'u' },
+	{ "check-user", required_argument, NULL, 'C' },
+	{ "recover", no_argument, NULL, 'R' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+usage(FILE *fp)
+{
+	(void)fprintf(fp,
+"usage: pop3d [options]           (one POP3 session on stdin/stdout)\n"
+"       pop3d --check-user=USER [options]\n"
+"       pop3d --recover MAILBOX...\n"
+"  -p, --passwd=FILE        authenticate against FILE (passwd(5) format)\n"
+"  -m, --maildrop=TEMPLATE  mailbox path: %%u user, %%h home, %%%% percent\n"
+"                           (default %s)\n"
+"  -a, --apop=FILE          APOP secrets (name:secret lines); enables APOP\n"
+"  -t, --timeout=SECONDS    autologout timer (default %d)\n"
+"  -d, --fail-delay=SECONDS pause after a failed login (default %d)\n"
+"  -c, --tls-cert=FILE      PEM certificate chain; with --tls-key: STLS\n"
+"  -k, --tls-key=FILE       PEM private key\n"
+"  -T, --tls                implicit TLS before the greeting (pop3s)\n"
+"  -P, --allow-plaintext    allow USER/PASS and AUTH PLAIN without TLS\n"
+"                           even when a certificate is configured\n"
+"  -u, --min-uid=UID        lowest uid that may log in (default %d)\n"
+"  -C, --check-user=USER    show how USER would be served, then exit\n"
+"  -R, --recover            finish interrupted updates of MAILBOX...\n"
+"  -h, --help               this text\n"
+"  -V, --version            the version\n",
+	    DEFAULT_MAILDROP, DEFAULT_TIMEOUT, DEFAULT_FAIL_DELAY,
+	    DEFAULT_MIN_UID);
+}
+
+static int
+parse_number(const char *s, long min, long max, long *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return errno != 0 || *end != '\0' || *v < min || *v > max ? -1 : 0;
+}
+
+/* A maildrop template may use %u, %h and %% only. */
+static int
+template_valid(const char *t)
+{
+	for (; *t != '\0'; t++)
+		if (*t == '%' && (t[1] != 'u' && t[1] != 'h' && t[1] != '%'))
+			return 0;
+		else if (*t == '%')
+			t++;
+	return 1;
+}
+
+static int
+expand_maildrop(const char *t, const struct auth_user *u, char *out,
+    size_t size)
+{
+	size_t len = 0, add;
+	const char *piece;
+	char one[2] = { 0, 0 };
+
+	for (; *t != '\0'; t++) {
+		if (*t == '%' && t[1] == 'u')
+			piece = u->name, t++;
+		else if (*t == '%' && t[1] == 'h')
+			piece = u->home, t++;
+		else if (*t == '%' && t[1] == '%')
+			piece = "%", t++;
+		else
+			one[0] = *t, piece = one;
+		add = strlen(piece);
+		if (len + add >= size)
+			return -1;
+		memcpy(out + len, piece, add);
+		len += add;
+	}
+	out[len] = '\0';
+	return 0;
+}
+
+static int
+readable_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return 0;
+	(void)close(fd);
+	return 1;
+}
+
+/* Returns -1 to go on, else the exit status. */
+static int
+parse_options(int argc, char **argv, struct config *cfg)
+{
+	long v;
+	int c;
+
+	opterr = 0;	/* getopt must not write to fd 2: it may be the client */
+	while ((c = getopt_long(argc, argv, "p:m:a:t:d:c:k:TPu:C:RhV",
+	    long_options, NULL)) != -1) {
+		switch (c) {
+		case 'p': cfg->auth.passwd_file = optarg; break;
+		case 'm': cfg->maildrop = optarg; break;
+		case 'a': cfg->auth.apop_file = optarg; break;
+		case 'c': cfg->cert = optarg; break;
+		case 'k': cfg->key = optarg; break;
+		case 'T': cfg->implicit_tls = 1; break;
+		case 'P': cfg->allow_plaintext = 1; break;
+		case 'C': cfg->check_user = optarg; break;
+		case 'R': cfg->recover = 1; break;
+		case 't':
+			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
+				startup_error("--timeout wants 1 to %d seconds",
+				    MAX_TIMEOUT);
+				return EXIT_SETUP;
+			}
+			cfg->timeout = (int)v;
+			break;
+		case 'd':
+			if (parse_number(optarg, 0, MAX_FAIL_DELAY, &v) != 0) {
+				startup_error("--fail-delay wants 0 to %d "
+				    "seconds", MAX_FAIL_DELAY);
+				return EXIT_SETUP;
+			}
+			cfg->fail_delay = (int)v;
+			break;
+		case 'u':
+			if (parse_number(optarg, 0, INT_MAX, &v) != 0) {
+				startup_error("--min-uid wants a uid");
+				return EXIT_SETUP;
+			}
+			cfg->auth.min_uid = (uid_t)v;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			(void)printf("pop3d %s\n", POP3D_VERSION);
+			return 0;
+		default:
+			if (optopt != 0 && strchr("pmatdckuC", optopt))
+				startup_error("option -%c needs a value",
+				    optopt);
+			else
+				startup_error("unknown option %s (try "
+				    "--help)", argv[optind - 1]);
+			return EXIT_SETUP;
+		}
+	}
+	if (optind < argc && !cfg->recover) {
+		startup_error("unexpected argument %s (try --help)",
+		    argv[optind]);
+		return EXIT_SETUP;
+	}
+	return -1;
+}
+
+/* Files named by options must be usable before any session starts. */
+static int
+check_setup(struct config *cfg)
+{
+	const char *why;
+
+	if (!template_valid(cfg->maildrop)) {
+		startup_error("--maildrop: only %%u, %%h and %%%% may follow "
+		    "a %%");
+		return EXIT_SETUP;
+	}
+	if (cfg->auth.passwd_file && !readable_file(cfg->auth.passwd_file)) {
+		startup_error("cannot read --passwd file %s: %s",
+		    cfg->auth.passwd_file, strerror(errno));
+		return EXIT_SETUP;
+	}
+	if (cfg->auth.apop_file) {
+		int r = auth_apop_usable(cfg->auth.apop_file, &why);
+		if (r < 0) {
+			startup_error("cannot read --apop file %s: %s",
+			    cfg->auth.apop_file, strerror(errno));
+			return EXIT_SETUP;
+		}
+		cfg->apop = r;
+	}
+	if ((cfg->cert == NULL) != (cfg->key == NULL)) {
+		startup_error("--tls-cert and --tls-key go together");
+		return EXIT_SETUP;
+	}
+	if (cfg->implicit_tls && cfg->cert == NULL) {
+		startup_error("--tls needs --tls-cert and --tls-key");
+		return EXIT_SETUP;
+	}
+	if (cfg->cert != NULL &&
+	    (cfg->tls = tls_load(cfg->cert, cfg->key, &why)) == NULL) {
+		startup_error("%s", why);
+		return EXIT_SETUP;
+	}
+	return -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* The client channel                                                */
+
+enum gl { GL_LINE, GL_TOOLONG, GL_EOF, GL_TIMEOUT, GL_ERROR };
+
+struct chan {
+	int rfd, wfd;
+	struct tls *tls;	/* non-NULL once TLS is running */
+	int timeout_ms;
+	int eof;
+	int failed;		/* a write failed: the client is gone */
+	int discarding;		/* inside an over-long line */
+	size_t in_pos, in_len, out_len;
+	char in[IN_BUF];
+	char out[OUT_BUF];
+};
+
+static int
+wait_fd(int fd, short events, int timeout_ms)
+{
+	struct pollfd p = { fd, events, 0 };
+	int r;
+
+	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r > 0 ? 0 : -1;
+}
+
+static int
+raw_write(struct chan *c, const char *p, size_t n)
+{
+	ssize_t r;
+
+	while (n > 0) {
+		if (c->tls != NULL)
+			r = tls_write(c->tls, p, n, c->timeout_ms);
+		else if ((r = write(c->wfd, p, n)) < 0 &&
+		    (errno == EAGAIN || errno == EINTR)) {
+			if (errno == EAGAIN &&
+			    wait_fd(c->wfd, POLLOUT, c->timeout_ms) != 0)
+				break;
+			continue;
+		}
+		if (r <= 0)
+			break;
+		p += r;
+		n -= (size_t)r;
+	}
+	if (n > 0)
+		c->failed = 1;
+	return n > 0 ? -1 : 0;
+}
+
+static int
+chan_flush(struct chan *c)
+{
+	int r = 0;
+
+	if (c->failed)
+		return -1;
+	if (c->out_len > 0)
+		r = raw_write(c, c->out, c->out_len);
+	c->out_len = 0;
+	return r;
+}
+
+static int
+chan_write(struct chan *c, const char *p, size_t n)
+{
+	if (c->failed)
+		return -1;
+	if (c->out_len + n > OUT_BUF && chan_flush(c) != 0)
+		return -1;
+	if (n >= OUT_BUF / 2 && c->out_len == 0)
+		return raw_write(c, p, n);	/* big: skip the copy */
+	memcpy(c->out + c->out_len, p, n);
+	c->out_len += n;
+	return 0;
+}
+
+static int
+chan_printf(struct chan *c, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	return chan_write(c, buf, (size_t)n < sizeof(buf) ? (size_t)n :
+	    sizeof(buf) - 1);
+}
+
+/* Is more client input here already (so replies may stay corked)? */
+static int
+chan_input_ready(struct chan *c)
+{
+	if (tls_pending(c->tls) > 0)
+		return 1;
+	return wait_fd(c->rfd, POLLIN, 0) == 0;
+}
+
+static ssize_t
+chan_read(struct chan *c)
+{
+	char *p = c->in + c->in_len;
+	size_t room = IN_BUF - c->in_len;
+	ssize_t n;
+
+	if (c->tls != NULL)
+		return tls_read(c->tls, p, room, c->timeout_ms);
+	for (;;) {
+		if ((n = read(c->rfd, p, room)) >= 0)
+			return n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN || wait_fd(c->rfd, POLLIN,
+		    c->timeout_ms) != 0)
+			return -1;
+	}
+}
+
+/* Drop consumed input, wiping it: it may have held a password. */
+static void
+chan_compact(struct chan *c)
+{
+	size_t keep = c->in_len - c->in_pos;
+
+	if (c->in_pos == 0)
+		return;
+	memmove(c->in, c->in + c->in_pos, keep);
+	explicit_bzero(c->in + keep, c->in_pos);
+	c->in_len = keep;
+	c->in_pos = 0;
+}
+
+/*
+ * The next command line, without its CRLF or LF, NUL-terminated.  The
+ * output is flushed only when no further input is waiting (PIPELINING).
+ */
+static enum gl
+chan_getline(struct chan *c, char *line, size_t *len)
+{
+	for (;;) {
+		char *start = c->in + c->in_pos;
+		size_t avail = c->in_len - c->in_pos;
+		char *lf = memchr(start, '\n', avail);
+		ssize_t n;
+
+		if (lf != NULL) {
+			size_t total = (size_t)(lf - start) + 1, l = total - 1;
+			enum gl r = GL_LINE;
+
+			if (c->discarding || total > CMD_LINE_MAX) {
+				r = GL_TOOLONG;	/* RFC 2449: one -ERR */
+				c->discarding = 0;
+			} else {
+				if (l > 0 && start[l - 1] == '\r')
+					l--;
+				memcpy(line, start, l);
+				line[l] = '\0';
+				*len = l;
+			}
+			explicit_bzero(start, total);
+			c->in_pos += total;
+			return r;
+		}
+		if (avail >= CMD_LINE_MAX)
+			c->discarding = 1;
+		if (c->discarding) {
+			explicit_bzero(start, avail);
+			c->in_pos = c->in_len;
+		}
+		chan_compact(c);
+		if (c->eof)
+			return GL_EOF;
+		if (!chan_input_ready(c) && chan_flush(c) != 0)
+			return GL_ERROR;
+		if ((n = chan_read(c)) < 0)
+			return errno == ETIMEDOUT ? GL_TIMEOUT : GL_ERROR;
+		if (n == 0)
+			c->eof = 1;
+		c->in_len += (size_t)n;
+	}
+}
+
+static void
+set_nonblocking(int fd)
+{
+	int fl;
+
+	/* a terminal is shared with the shell: leave it alone */
+	if (isatty(fd) || (fl = fcntl(fd, F_GETFL)) < 0)
+		return;
+	(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+/* ---------------------------------------------------------------- */
+/* The session                                                       */
+
+enum state { ST_AUTH = 1, ST_TRANS = 2 };
+enum reply { REPLY_OK, REPLY_ERR, REPLY_DONE };
+enum leave { STAY, LEAVE_QUIT, LEAVE_EOF, LEAVE_ERROR };
+
+struct session {
+	const struct config *cfg;
+	struct chan *ch;
+	enum state state;
+	enum leave leave;
+	const char *end;	/* how the session ended, for the log */
+	char user[AUTH_NAME_MAX + 1];
+	int have_user;
+	int fails;
+	char timestamp[128];	/* APOP greeting timestamp, or "" */
+	char peer[80];
+	struct auth_user who;
+	struct maildrop *md;
+	const char *code;	/* RFC 2449 response code of an -ERR */
+	char text[256];
+	int internal;		/* an internal failure ended it: exit 1 */
+	unsigned retr_n, dele_n;
+	uint64_t retr_bytes, dele_bytes;
+	struct timespec start;
+};
+
+static enum reply
+ok(struct session *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(s->text, sizeof(s->text), fmt, ap);
+	va_end(ap);
+	return REPLY_OK;
+}
+
+static enum reply
+err(struct session *s, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->code = code;
+	va_start(ap, fmt);
+	(void)vsnprintf(s->text, sizeof(s->text), fmt, ap);
+	va_end(ap);
+	return REPLY_ERR;
+}
+
+static const char *
+md_code(enum md_status st)
+{
+	switch (st) {
+	case MD_INUSE:
+		return "IN-USE";
+	case MD_PERM:
+		return "SYS/PERM";
+	default:
+		return "SYS/TEMP";
+	}
+}
+
+/* Clear-text passwords only over TLS, unless no certificate is set up
+   or --allow-plaintext says otherwise (RFC 2595 section 2). */
+static int
+plaintext_ok(const struct session *s)
+{
+	return s->cfg->tls == NULL || s->cfg->allow_plaintext ||
+	    tls_active(s->ch->tls);
+}
+
+static enum reply
+plaintext_refused(struct session *s)
+{
+	return err(s, "AUTH", "plaintext authentication disallowed on "
+	    "an unencrypted connection; use STLS first");
+}
+
+/* Message number argument: a listed, undeleted message. */
+static int
+msg_arg(struct session *s, const char *arg, unsigned *n)
+{
+	long v;
+
+	if (parse_number(arg, 1, INT_MAX, &v) != 0 ||
+	    !maildrop_valid(s->md, (unsigned)v)) {
+		(void)err(s, NULL, "no such message");
+		return -1;
+	}
+	*n = (unsigned)v;
+	if (maildrop_deleted(s->md, *n)) {
+		(void)err(s, NULL, "message %u is deleted", *n);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* AUTHORIZATION state                                               */
+
+static int
+groups_of(const struct auth_user *u, gid_t **groups)
+{
+	int n = 64;
+
+	for (int tries = 0; tries < 4; tries++) {
+		int want = n;
+		if ((*groups = malloc((size_t)n * sizeof(**groups))) == NULL)
+			return -1;
+		if (getgrouplist(u->name, u->gid, *groups, &want) >= 0)
+			return want;
+		free(*groups);
+		*groups = NULL;
+		if (want <= n || want > 65536)
+			return -1;
+		n = want;
+	}
+	return -1;
+}
+
+/* Root keeps the spool's group as a saved gid only if locking needs it. */
+static gid_t
+spool_group(const struct auth_user *u, const char *path)
+{
+	gid_t *groups = NULL, g;
+	int n;
+
+	if (geteuid() != 0 || (n = groups_of(u, &groups)) < 0)
+		return (gid_t)-1;
+	g = maildrop_spool_group(path, u->uid, u->gid, groups, n);
+	free(groups);
+	return g;
+}
+
+static enum reply
+login(struct session *s, const struct auth_user *u, const char *method)
+{
+	struct md_config mc;
+	char path[PATH_MAX];
+	const char *why = NULL;
+	unsigned count;
+	uint64_t octets;
+	enum md_status st;
+	gid_t spool;
+
+	s->leave = LEAVE_ERROR;	/* from here on, any failure ends it */
+	s->internal = 1;
+	s->end = "cannot serve the user";
+	if (expand_maildrop(s->cfg->maildrop, u, path, sizeof(path)) != 0)
+		return err(s, "SYS/PERM", "maildrop path too long");
+	spool = spool_group(u, path);
+	if (auth_become(u, spool, &why) != 0)
+		return err(s, "SYS/PERM", "%s", why);
+	mc.path = path;
+	mc.lock_wait = LOCK_WAIT;
+	mc.stale_secs = STALE_SECS;
+	mc.spool_gid = spool;
+	if ((st = maildrop_open(&s->md, &mc, &why)) != MD_OK) {
+		syslog(LOG_ERR, "user=%s peer=%s: cannot open the maildrop: "
+		    "%s", u->name, s->peer, why);
+		return err(s, md_code(st), "%s", why);
+	}
+	s->who = *u;
+	s->state = ST_TRANS;
+	s->leave = STAY;
+	s->internal = 0;
+	s->end = NULL;
+	maildrop_stat(s->md, &count, &octets);
+	syslog(LOG_INFO, "login: user=%s peer=%s method=%s messages=%u "
+	    "octets=%" PRIu64, u->name, s->peer, method, count, octets);
+	return ok(s, "%s has %u messages (%" PRIu64 " octets)", u->name,
+	    count, octets);
+}
+
+static void
+pause_seconds(int secs)
+{
+	struct timespec ts = { secs, 0 };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static enum reply
+login_failed(struct session *s, const char *name, const char *method)
+{
+	s->fails++;
+	s->have_user = 0;
+	syslog(LOG_NOTICE, "authentication failed: user=%s peer=%s method=%s",
+	    name, s->peer, method);
+	pause_seconds(s->cfg->fail_delay);
+	if (s->fails >= MAX_AUTH_FAILS) {
+		s->leave = LEAVE_ERROR;
+		s->end = "too many failed logins";
+		return err(s, "AUTH", "invalid user name or password; "
+		    "too many failures, closing");
+	}
+	return err(s, "AUTH", "invalid user name or password");
+}
+
+static enum reply
+auth_outcome(struct session *s, enum auth_result r, const char *name,
+    struct auth_user *u, const char *method, const char *why)
+{
+	switch (r) {
+	case AUTH_OK:
+		return login(s, u, method);
+	case AUTH_TEMP:
+		syslog(LOG_ERR, "peer=%s: %s", s->peer, why);
+		return err(s, "SYS/TEMP", "%s", why);
+	default:
+		return login_failed(s, name, method);
+	}
+}
+
+static enum reply
+cmd_user(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	if (!plaintext_ok(s))
+		return plaintext_refused(s);
+	if (!auth_name_valid(argv[0]))
+		return err(s, "AUTH", "invalid user name");
+	memcpy(s->user, argv[0], strlen(argv[0]) + 1);
+	s->have_user = 1;
+	return ok(s, "send PASS");
+}
+
+static enum reply
+cmd_pass(struct session *s, int argc, char **argv)
+{
+	struct auth_user u;
+	const char *why = NULL;
+	enum auth_result r;
+
+	(void)argc;
+	if (!plaintext_ok(s))
+		return plaintext_refused(s);
+	if (!s->have_user)
+		return err(s, NULL, "give USER first");
+	r = auth_password(&s->cfg->auth, s->user, argv[0], &u, &why);
+	return auth_outcome(s, r, s->user, &u, "USER", why);
+}
+
+static enum reply
+cmd_apop(struct session *s, int argc, char **argv)
+{
+	struct auth_user u;
+	const char *why = NULL;
+	enum auth_result r;
+
+	(void)argc;
+	if (s->timestamp[0] == '\0')
+		return err(s, NULL, "APOP is not available");
+	if (!auth_name_valid(argv[0]))
+		return login_failed(s, "(invalid)", "APOP");
+	r = auth_apop(&s->cfg->auth, argv[0], s->timestamp, argv[1], &u,
+	    &why);
+	return auth_outcome(s, r, argv[0], &u, "APOP", why);
+}
+
+/* RFC 5034: AUTH PLAIN, with the initial response or after "+ ". */
+static enum reply
+cmd_auth(struct session *s, int argc, char **argv)
+{
+	char line[CMD_LINE_MAX + 1], *resp;
+	struct auth_user u;
+	const char *why = NULL;
+	enum auth_result r;
+	size_t len;
+
+	if (argc == 0) {	/* the pre-RFC 5034 mechanism list */
+		(void)chan_printf(s->ch, "+OK\r\n%s.\r\n",
+		    plaintext_ok(s) ? "PLAIN\r\n" : "");
+		return REPLY_DONE;
+	}
+	if (strcasecmp(argv[0], "PLAIN") != 0)
+		return err(s, NULL, "unsupported authentication mechanism");
+	if (!plaintext_ok(s))
+		return plaintext_refused(s);
+	if (argc == 2) {
+		resp = strcmp(argv[1], "=") == 0 ? argv[1] + 1 : argv[1];
+	} else {
+		(void)chan_write(s->ch, "+ \r\n", 4);
+		switch (chan_getline(s->ch, line, &len)) {
+		case GL_LINE:
+			break;
+		case GL_TOOLONG:
+			return err(s, NULL, "line too long");
+		default:
+			s->leave = LEAVE_EOF;
+			s->end = "eof";
+			return REPLY_DONE;
+		}
+		resp = line;
+	}
+	if (strcmp(resp, "*") == 0)
+		return err(s, NULL, "authentication cancelled");
+	r = auth_plain(&s->cfg->auth, resp, &u, &why);
+	explicit_bzero(line, sizeof(line));
+	return auth_outcome(s, r, r == AUTH_OK ? u.name : "(sasl)", &u,
+	    "PLAIN", why);
+}
+
+/* RFC 2595 section 4: STLS, then the session starts over. */
+static enum reply
+cmd_stls(struct session *s, int argc, char **argv)
+{
+	const char *why;
+
+	(void)argc;
+	(void)argv;
+	if (s->cfg->tls == NULL)
+		return err(s, NULL, "STLS is not available");
+	if (tls_active(s->ch->tls))
+		return err(s, NULL, "TLS is already active");
+	(void)chan_printf(s->ch, "+OK begin TLS negotiation\r\n");
+	if (chan_flush(s->ch) != 0) {
+		s->leave = LEAVE_EOF;
+		s->end = "eof";
+		return REPLY_DONE;
+	}
+	/* plaintext pipelined after STLS must never run (CVE-2011-0411) */
+	explicit_bzero(s->ch->in, sizeof(s->ch->in));
+	s->ch->in_pos = s->ch->in_len = 0;
+	s->ch->discarding = 0;
+	if (tls_start(s->cfg->tls, s->ch->rfd, s->ch->wfd,
+	    s->ch->timeout_ms, &why) != 0) {
+		syslog(LOG_NOTICE, "peer=%s: %s", s->peer, why);
+		s->leave = LEAVE_ERROR;
+		s->end = "TLS handshake failed";
+		s->ch->failed = 1;
+		return REPLY_DONE;
+	}
+	s->ch->tls = s->cfg->tls;
+	s->have_user = 0;
+	return REPLY_DONE;
+}
+
+/* ---------------------------------------------------------------- */
+/* Both states                                                       */
+
+/* RFC 2449 section 5: list what works, in the state we are in. */
+static enum reply
+cmd_capa(struct session *s, int argc, char **argv)
+{
+	int auth = s->state == ST_AUTH;
+
+	(void)argc;
+	(void)argv;
+	(void)chan_printf(s->ch, "+OK capability list follows\r\n"
+	    "TOP\r\nUIDL\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\nPIPELINING\r\n"
+	    "EXPIRE NEVER\r\n");
+	if (auth && plaintext_ok(s))
+		(void)chan_printf(s->ch, "USER\r\nSASL PLAIN\r\n");
+	if (auth && s->cfg->tls != NULL && !tls_active(s->ch->tls))
+		(void)chan_printf(s->ch, "STLS\r\n");
+	(void)chan_printf(s->ch, "IMPLEMENTATION pop3d-%s\r\n.\r\n",
+	    POP3D_VERSION);
+	return REPLY_DONE;
+}
+
+static enum reply
+cmd_quit(struct session *s, int argc, char **argv)
+{
+	unsigned count;
+	uint64_t octets;
+	const char *why;
+	enum md_status st;
+
+	(void)argc;
+	(void)argv;
+	s->leave = LEAVE_QUIT;
+	s->end = "quit";
+	if (s->state == ST_AUTH)
+		return ok(s, "pop3d signing off");
+	/* the UPDATE state, RFC 1939 section 6 */
+	maildrop_delete_stats(s->md, &count, &octets);
+	if ((st = maildrop_update(s->md, &why)) != MD_OK) {
+		syslog(LOG_ERR, "user=%s: update failed: %s", s->who.name,
+		    why);
+		s->end = "quit, update failed";
+		return err(s, md_code(st), "%s", why);
+	}
+	s->dele_n = count;
+	s->dele_bytes = octets;
+	maildrop_stat(s->md, &count, &octets);
+	return ok(s, "pop3d signing off (%u messages deleted, %u left)",
+	    s->dele_n, count);
+}
+
+/* ---------------------------------------------------------------- */
+/* TRANSACTION state                                                 */
+
+static enum reply
+cmd_stat(struct session *s, int argc, char **argv)
+{
+	unsigned count;
+	uint64_t octets;
+
+	(void)argc;
+	(void)argv;
+	maildrop_stat(s->md, &count, &octets);
+	return ok(s, "%u %" PRIu64, count, octets);
+}
+
+static enum reply
+cmd_list(struct session *s, int argc, char **argv)
+{
+	unsigned n, count;
+	uint64_t octets;
+
+	if (argc == 1) {
+		if (msg_arg(s, argv[0], &n) != 0)
+			return REPLY_ERR;
+		return ok(s, "%u %" PRIu64, n, maildrop_size(s->md, n));
+	}
+	maildrop_stat(s->md, &count, &octets);
+	(void)chan_printf(s->ch, "+OK %u messages (%" PRIu64 " octets)\r\n",
+	    count, octets);
+	for (n = 1; n <= maildrop_count(s->md); n++)
+		if (!maildrop_deleted(s->md, n))
+			(void)chan_printf(s->ch, "%u %" PRIu64 "\r\n", n,
+			    maildrop_size(s->md, n));
+	(void)chan_write(s->ch, ".\r\n", 3);
+	return REPLY_DONE;
+}
+
+static int
+to_client(void *ctx, const char *buf, size_t len)
+{
+	return chan_write(ctx, buf, len);
+}
+
+/* RETR and TOP: "+OK", the message, "." -- or a cut-off response and
+   the end of the session if the mailbox changes while we send. */
+static enum reply
+send_message(struct session *s, unsigned n, long lines)
+{
+	const char *why = NULL;
+	enum md_status st;
+
+	if ((st = maildrop_check(s->md, n, &why)) != MD_OK)
+		return err(s, md_code(st), "%s", why);
+	(void)chan_printf(s->ch, "+OK %" PRIu64 " octets\r\n",
+	    maildrop_size(s->md, n));
+	st = maildrop_send(s->md, n, lines, to_client, s->ch, &why);
+	if (st != MD_OK) {
+		s->leave = st == MD_CLIENT ? LEAVE_EOF : LEAVE_ERROR;
+		s->internal = st != MD_CLIENT;
+		s->end = st == MD_CLIENT ? "client went away" : why;
+		s->ch->out_len = 0;	/* never a "." after a cut message */
+		return REPLY_DONE;
+	}
+	(void)chan_write(s->ch, ".\r\n", 3);
+	if (lines < 0) {
+		s->retr_n++;
+		s->retr_bytes += maildrop_size(s->md, n);
+	}
+	return REPLY_DONE;
+}
+
+static enum reply
+cmd_retr(struct session *s, int argc, char **argv)
+{
+	unsigned n;
+
+	(void)argc;
+	if (msg_arg(s, argv[0], &n) != 0)
+		return REPLY_ERR;
+	return send_message(s, n, -1);
+}
+
+static enum reply
+cmd_top(struct session *s, int argc, char **argv)
+{
+	unsigned n;
+	long lines;
+
+	(void)argc;
+	if (msg_arg(s, argv[0], &n) != 0)
+		return REPLY_ERR;
+	if (strspn(argv[1], "0123456789") != strlen(argv[1]))
+		return err(s, NULL, "invalid number of lines");
+	if (parse_number(argv[1], 0, LONG_MAX, &lines) != 0)
+		lines = LONG_MAX;	/* all digits, just huge: all lines */
+	return send_message(s, n, lines);
+}
+
+static enum reply
+cmd_dele(struct session *s, int argc, char **argv)
+{
+	unsigned n;
+
+	(void)argc;
+	if (msg_arg(s, argv[0], &n) != 0)
+		return REPLY_ERR;
+	maildrop_delete(s->md, n);
+	return ok(s, "message %u deleted", n);
+}
+
+static enum reply
+cmd_noop(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return ok(s, "");
+}
+
+static enum reply
+cmd_rset(struct session *s, int argc, char **argv)
+{
+	unsigned count;
+	uint64_t octets;
+
+	(void)argc;
+	(void)argv;
+	maildrop_undelete_all(s->md);
+	maildrop_stat(s->md, &count, &octets);
+	return ok(s, "maildrop has %u messages (%" PRIu64 " octets)", count,
+	    octets);
+}
+
+static enum reply
+cmd_uidl(struct session *s, int argc, char **argv)
+{
+	char uidl[MD_UIDL_MAX + 1];
+	const char *why = NULL;
+	enum md_status st;
+	unsigned n = 1;
+
+	if (argc == 1 && msg_arg(s, argv[0], &n) != 0)
+		return REPLY_ERR;
+	/* the first UIDL computes them all; an error must precede "+OK" */
+	if (maildrop_count(s->md) > 0 &&
+	    (st = maildrop_uidl(s->md, n, uidl, &why)) != MD_OK)
+		return err(s, md_code(st), "%s", why);
+	if (argc == 1)
+		return ok(s, "%u %s", n, uidl);
+	(void)chan_write(s->ch, "+OK unique-id listing follows\r\n", 31);
+	for (n = 1; n <= maildrop_count(s->md); n++) {
+		if (maildrop_deleted(s->md, n))
+			continue;
+		(void)maildrop_uidl(s->md, n, uidl, &why);
+		(void)chan_printf(s->ch, "%u %s\r\n", n, uidl);
+	}
+	(void)chan_write(s->ch, ".\r\n", 3);
+	return REPLY_DONE;
+}
+
+/* ---------------------------------------------------------------- */
+/* The command table and the dispatcher                              */
+
+#define ARG_RAW		1	/* the argument is the rest of the line */
+#define ARG_LONG	2	/* arguments may exceed 40 characters */
+
+struct command {
+	const char *name;
+	unsigned states;
+	int min_args, max_args;
+	int flags;
+	enum reply (*fn)(struct session *, int, char **);
+};
+
+static const struct command commands[] = {
+	{ "USER", ST_AUTH, 1, 1, 0, cmd_user },
+	{ "PASS", ST_AUTH, 1, 1, ARG_RAW, cmd_pass },
+	{ "APOP", ST_AUTH, 2, 2, 0, cmd_apop },
+	{ "AUTH", ST_AUTH, 0, 2, ARG_LONG, cmd_auth },
+	{ "STLS", ST_AUTH, 0, 0, 0, cmd_stls },
+	{ "CAPA", ST_AUTH | ST_TRANS, 0, 0, 0, cmd_capa },
+	{ "QUIT", ST_AUTH | ST_TRANS, 0, 0, 0, cmd_quit },
+	{ "STAT", ST_TRANS, 0, 0, 0, cmd_stat },
+	{ "LIST", ST_TRANS, 0, 1, 0, cmd_list },
+	{ "RETR", ST_TRANS, 1, 1, 0, cmd_retr },
+	{ "DELE", ST_TRANS, 1, 1, 0, cmd_dele },
+	{ "NOOP", ST_TRANS, 0, 0, 0, cmd_noop },
+	{ "RSET", ST_TRANS, 0, 0, 0, cmd_rset },
+	{ "TOP", ST_TRANS, 2, 2, 0, cmd_top },
+	{ "UIDL", ST_TRANS, 0, 1, 0, cmd_uidl },
+};
+
+static const struct command *
+find_command(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcasecmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* Split "rest" at spaces into at most MAX_ARGS + 1 arguments. */
+static int
+split_args(char *rest, char **argv)
+{
+	int argc = 0;
+
+	while (*rest != '\0' && argc <= MAX_ARGS) {
+		while (*rest == ' ')
+			rest++;
+		if (*rest == '\0')
+			break;
+		argv[argc++] = rest;
+		rest += strcspn(rest, " ");
+		if (*rest != '\0')
+			*rest++ = '\0';
+	}
+	return argc;
+}
+
+static enum reply
+run_command(struct session *s, char *line, size_t len)
+{
+	const struct command *cmd;
+	char *argv[MAX_ARGS + 1], *rest;
+	int argc;
+
+	size_t kw;
+
+	if (memchr(line, '\0', len) != NULL)
+		return err(s, NULL, "NUL byte in command line");
+	kw = strcspn(line, " ");
+	rest = line + kw;
+	if (kw < len)
+		*rest++ = '\0';
+	if (line[0] == '\0')
+		return err(s, NULL, "empty command");
+	if ((cmd = find_command(line)) == NULL)
+		return err(s, NULL, "unknown command");
+	if (!(cmd->states & s->state))
+		return err(s, NULL, "%s is not valid in this state",
+		    cmd->name);
+	if (cmd->flags & ARG_RAW) {
+		argv[0] = rest;		/* "PASS " has an empty argument */
+		argc = kw < len;
+	} else
+		argc = split_args(rest, argv);
+	if (argc < cmd->min_args || argc > cmd->max_args)
+		return err(s, NULL, "wrong number of arguments for %s",
+		    cmd->name);
+	for (int i = 0; i < argc && !(cmd->flags & (ARG_RAW | ARG_LONG)); i++)
+		if (strlen(argv[i]) > ARG_MAX_LEN)
+			return err(s, NULL, "argument too long");
+	return cmd->fn(s, argc, argv);
+}
+
+static void
+dispatch(struct session *s, char *line, size_t len)
+{
+	enum reply r;
+
+	s->code = NULL;
+	s->text[0] = '\0';
+	r = run_command(s, line, len);
+	explicit_bzero(line, len);
+	if (r == REPLY_OK)
+		(void)chan_printf(s->ch, "+OK%s%s\r\n", s->text[0] ? " " : "",
+		    s->text);
+	else if (r == REPLY_ERR && s->code != NULL)
+		(void)chan_printf(s->ch, "-ERR [%s] %s\r\n", s->code, s->text);
+	else if (r == REPLY_ERR)
+		(void)chan_printf(s->ch, "-ERR %s\r\n", s->text);
+}
+
+/* ---------------------------------------------------------------- */
+/* Session start and end                                             */
+
+/* The peer for the log: getpeername on fd 0, or the launcher's word
+   where fd 0 is a loopback or unix socket (stunnel, socat, tcpserver). */
+static void
+peer_address(char *buf, size_t size)
+{
+	static const char *vars[] = { "REMOTE_HOST", "TCPREMOTEIP",
+	    "SOCAT_PEERADDR", NULL };
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int local = 1;
+
+	(void)snprintf(buf, size, "local");
+	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0) {
+		if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
+		    getnameinfo((struct sockaddr *)&ss, len, buf,
+		    (socklen_t)size, NULL, 0, NI_NUMERICHOST) == 0)
+			local = strcmp(buf, "127.0.0.1") == 0 ||
+			    strcmp(buf, "::1") == 0;
+		else if (ss.ss_family == AF_UNIX)
+			(void)snprintf(buf, size, "unix");
+	}
+	for (int i = 0; local && vars[i] != NULL; i++) {
+		const char *v = getenv(vars[i]);
+		if (v != NULL && *v != '\0' && strlen(v) < size &&
+		    strspn(v, "0123456789abcdefABCDEF.:[]") == strlen(v)) {
+			(void)snprintf(buf, size, "%s", v);
+			break;
+		}
+	}
+}
+
+static void
+make_timestamp(struct session *s)
+{
+	char host[64];
+	uint64_t r = 0;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		memcpy(host, "localhost", 10);
+	host[sizeof(host) - 1] = '\0';
+	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		r ^= (uint64_t)time(NULL);
+	(void)snprintf(s->timestamp, sizeof(s->timestamp),
+	    "<%ld.%016" PRIx64 "@%s>", (long)getpid(), r, host);
+}
+
+static void
+log_session_end(struct session *s)
+{
+	struct timespec now;
+	unsigned left = 0;
+	uint64_t left_bytes = 0;
+
+	if (s->md != NULL)
+		maildrop_stat(s->md, &left, &left_bytes);
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	syslog(LOG_INFO, "session end: user=%s peer=%s retr=%u/%" PRIu64
+	    " dele=%u/%" PRIu64 " left=%u/%" PRIu64 " time=%.3f end=%s",
+	    s->md != NULL ? s->who.name : "-", s->peer, s->retr_n, s->retr_bytes, s->dele_n,
+	    s->dele_bytes, left, left_bytes,
+	    (double)(now.tv_sec - s->start.tv_sec) +
+	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9,
+	    s->end != NULL ? s->end : "eof");
+}
+
+static void
+autologout(struct session *s)
+{
+	static const char msg[] = "-ERR autologout: idle for too long\r\n";
+
+	syslog(LOG_INFO, "autologout: user=%s peer=%s",
+	    s->md != NULL ? s->who.name : "-", s->peer);
+	s->ch->timeout_ms = 1000;	/* one short try to say why */
+	s->ch->out_len = 0;
+	(void)chan_write(s->ch, msg, sizeof(msg) - 1);
+	(void)chan_flush(s->ch);
+	s->end = "timeout";
+}
+
+static void
+session_loop(struct session *s)
+{
+	char line[CMD_LINE_MAX + 1];
+	size_t len;
+
+	while (s->leave == STAY) {
+		switch (chan_getline(s->ch, line, &len)) {
+		case GL_LINE:
+			dispatch(s, line, len);
+			break;
+		case GL_TOOLONG:
+			(void)chan_printf(s->ch, "-ERR line too long\r\n");
+			break;
+		case GL_TIMEOUT:
+			autologout(s);
+			return;
+		case GL_EOF:
+			s->end = "eof";
+			return;
+		case GL_ERROR:
+			s->end = "client went away";
+			return;
+		}
+		if (s->ch->failed && s->leave == STAY) {
+			s->end = "client went away";
+			return;
+		}
+	}
+}
+
+static int
+run_session(struct config *cfg)
+{
+	struct session s;
+	const char *why;
+	int status;
+
+	memset(&s, 0, sizeof(s));
+	(void)clock_gettime(CLOCK_MONOTONIC, &s.start);
+	if ((s.ch = calloc(1, sizeof(*s.ch))) == NULL) {
+		syslog(LOG_ERR, "out of memory");
+		return EXIT_INTERNAL;
+	}
+	s.cfg = cfg;
+	s.state = ST_AUTH;
+	s.ch->rfd = 0;
+	s.ch->wfd = 1;
+	s.ch->timeout_ms = cfg->timeout * 1000;
+	set_nonblocking(0);
+	set_nonblocking(1);
+	peer_address(s.peer, sizeof(s.peer));
+	if (cfg->implicit_tls) {
+		if (tls_start(cfg->tls, 0, 1, s.ch->timeout_ms, &why) != 0) {
+			syslog(LOG_NOTICE, "peer=%s: %s", s.peer, why);
+			tls_end(cfg->tls);
+			free(s.ch);
+			return 0;	/* the client's failure, not ours */
+		}
+		s.ch->tls = cfg->tls;
+	}
+	if (cfg->apop)
+		make_timestamp(&s);
+	(void)chan_printf(s.ch, "+OK pop3d ready%s%s\r\n",
+	    s.timestamp[0] ? " " : "", s.timestamp);
+	session_loop(&s);
+	(void)chan_flush(s.ch);
+	log_session_end(&s);
+	status = s.internal ? EXIT_INTERNAL : 0;
+	maildrop_close(s.md);
+	tls_end(cfg->tls);
+	explicit_bzero(s.ch, sizeof(*s.ch));
+	free(s.ch);
+	return status;
+}
+
+/* ---------------------------------------------------------------- */
+/* Administrator commands                                            */
+
+static int
+run_recover(int argc, char **argv)
+{
+	static const char suffix[] = ".pop3d-journal";
+	int status = 0;
+
+	if (argc == 0) {
+		startup_error("--recover wants mailbox paths");
+		return EXIT_SETUP;
+	}
+	for (int i = 0; i < argc; i++) {
+		char path[PATH_MAX];
+		size_t len = strlen(argv[i]);
+		struct md_config mc = { path, LOCK_WAIT, STALE_SECS,
+		    (gid_t)-1 };
+		const char *why = NULL;
+
+		if (len >= sizeof(path))
+			continue;
+		memcpy(path, argv[i], len + 1);
+		if (len > sizeof(suffix) - 1 &&
+		    strcmp(path + len - (sizeof(suffix) - 1), suffix) == 0)
+			path[len - (sizeof(suffix) - 1)] = '\0';
+		if (maildrop_recover(&mc, &why) == MD_OK)
+			(void)printf("%s: ok\n", path);
+		else {
+			(void)printf("%s: %s\n", path, why);
+			status = EXIT_INTERNAL;
+		}
+	}
+	return status;
+}
+
+static int
+run_check_user(const struct config *cfg)
+{
+	struct auth_user u;
+	const char *why = NULL;
+	char path[PATH_MAX];
+	enum auth_result r;
+	gid_t spool;
+	pid_t pid;
+	int st;
+
+	if (!auth_name_valid(cfg->check_user)) {
+		(void)printf("%s: not a valid user name\n", cfg->check_user);
+		return EXIT_INTERNAL;
+	}
+	r = auth_lookup(&cfg->auth, cfg->check_user, &u, &why);
+	if (r == AUTH_TEMP || (r == AUTH_FAIL && u.name[0] == '\0')) {
+		(void)printf("user:     %s\nsource:   %s\nresult:   %s\n",
+		    cfg->check_user, cfg->auth.passwd_file ?
+		    cfg->auth.passwd_file : "system accounts", why);
+		return EXIT_INTERNAL;
+	}
+	(void)printf("user:     %s\nsource:   %s%s%s\nuid/gid:  %u/%u\n"
+	    "home:     %s\nlogin:    %s%s\n", u.name, u.source,
+	    cfg->auth.passwd_file ? " " : "",
+	    cfg->auth.passwd_file ? cfg->auth.passwd_file : "",
+	    (unsigned)u.uid, (unsigned)u.gid, u.home,
+	    r == AUTH_OK ? "allowed (with the right password)" : "refused: ",
+	    r == AUTH_OK ? "" : why);
+	if (expand_maildrop(cfg->maildrop, &u, path, sizeof(path)) != 0) {
+		(void)printf("maildrop: path too long\n");
+		return EXIT_INTERNAL;
+	}
+	spool = spool_group(&u, path);
+	(void)printf("maildrop: %s\n", path);
+	if (spool != (gid_t)-1) {
+		struct group *gr = getgrgid(spool);
+		(void)printf("spool:    the user needs group %s to create "
+		    "%s.lock; pop3d keeps it as a saved gid\n",
+		    gr ? gr->gr_name : "?", path);
+	}
+	(void)fflush(stdout);
+	if ((pid = fork()) < 0) {
+		perror("pop3d: fork");
+		return EXIT_INTERNAL;
+	}
+	if (pid == 0) {
+		struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool };
+		if (auth_become(&u, spool, &why) != 0) {
+			(void)printf("as user:  cannot become %s: %s\n",
+			    u.name, why);
+			_exit(EXIT_INTERNAL);
+		}
+		_exit(maildrop_describe(&mc, stdout) == 0 ? 0 : EXIT_INTERNAL);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == AUTH_OK ? 0 :
+	    EXIT_INTERNAL;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	int r;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.maildrop = DEFAULT_MAILDROP;
+	cfg.timeout = DEFAULT_TIMEOUT;
+	cfg.fail_delay = DEFAULT_FAIL_DELAY;
+	cfg.auth.min_uid = DEFAULT_MIN_UID;
+	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
+	(void)signal(SIGPIPE, SIG_IGN);
+	if ((r = parse_options(argc, argv, &cfg)) >= 0)
+		return r;
+	if (cfg.recover)
+		return run_recover(argc - optind, argv + optind);
+	if ((r = check_setup(&cfg)) >= 0)
+		return r;
+	if (cfg.check_user != NULL)
+		return run_check_user(&cfg);
+	return run_session(&cfg);
+}

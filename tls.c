@@ -1,0 +1,242 @@
+/*
+ * tls.c - OpenSSL on the superserver's descriptors, with timeouts.
+ *
+ * The descriptors are non-blocking (pop3d.c sets them so), and every wait
+ * for the peer is a poll() bounded by the session's autologout timer, the
+ * handshake included, so a client that stalls mid-handshake cannot keep
+ * a process around.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "tls.h"
+
+struct tls {
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int rfd, wfd;
+	int active;
+	char err[256];
+};
+
+static const char *
+ssl_reason(struct tls *t, const char *what)
+{
+	unsigned long e = ERR_peek_last_error();
+	char buf[200];
+
+	if (e != 0) {
+		ERR_error_string_n(e, buf, sizeof(buf));
+		(void)snprintf(t->err, sizeof(t->err), "%s: %s", what, buf);
+	} else
+		(void)snprintf(t->err, sizeof(t->err), "%s", what);
+	ERR_clear_error();
+	return t->err;
+}
+
+struct tls *
+tls_load(const char *cert, const char *key, const char **why)
+{
+	static char err[300];
+	struct tls *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		*why = "out of memory";
+		return NULL;
+	}
+	if ((t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
+		*why = ssl_reason(t, "cannot create a TLS context");
+		goto fail;
+	}
+	/* TLS 1.2 at least; no compression (CRIME), no renegotiation */
+	if (SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) != 1) {
+		*why = ssl_reason(t, "cannot require TLS 1.2");
+		goto fail;
+	}
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
+		(void)snprintf(err, sizeof(err), "certificate %s: %s", cert,
+		    ssl_reason(t, "cannot load"));
+		*why = err;
+		goto fail;
+	}
+	if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1) {
+		(void)snprintf(err, sizeof(err), "key %s: %s", key,
+		    ssl_reason(t, "cannot load"));
+		*why = err;
+		goto fail;
+	}
+	if (SSL_CTX_check_private_key(t->ctx) != 1) {
+		(void)snprintf(err, sizeof(err), "key %s does not match "
+		    "certificate %s", key, cert);
+		*why = err;
+		goto fail;
+	}
+	return t;
+fail:
+	SSL_CTX_free(t->ctx);
+	free(t);
+	return NULL;
+}
+
+static long
+ms_since(const struct timespec *start)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - start->tv_sec) * 1000L +
+	    (now.tv_nsec - start->tv_nsec) / 1000000L;
+}
+
+/*
+ * Wait until OpenSSL can go on after SSL_ERROR_WANT_READ/WRITE.
+ * Returns 0, or -1 with errno ETIMEDOUT or the poll error.
+ */
+static int
+wait_io(struct tls *t, int want, int timeout_ms, const struct timespec *t0)
+{
+	struct pollfd p;
+	long left = timeout_ms - ms_since(t0);
+	int r;
+
+	if (timeout_ms == 0 || left <= 0) {
+		errno = ETIMEDOUT;
+		return -1;
+	}
+	p.fd = want == SSL_ERROR_WANT_READ ? t->rfd : t->wfd;
+	p.events = want == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+	p.revents = 0;
+	while ((r = poll(&p, 1, (int)left)) < 0 && errno == EINTR)
+		;
+	if (r == 0)
+		errno = ETIMEDOUT;
+	return r > 0 ? 0 : -1;
+}
+
+int
+tls_start(struct tls *t, int rfd, int wfd, int timeout_ms, const char **why)
+{
+	struct timespec t0;
+	int r, e;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	t->rfd = rfd;
+	t->wfd = wfd;
+	if ((t->ssl = SSL_new(t->ctx)) == NULL ||
+	    SSL_set_rfd(t->ssl, rfd) != 1 || SSL_set_wfd(t->ssl, wfd) != 1) {
+		*why = ssl_reason(t, "cannot set up TLS");
+		return -1;
+	}
+	for (;;) {
+		ERR_clear_error();
+		if ((r = SSL_accept(t->ssl)) == 1)
+			break;
+		e = SSL_get_error(t->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			*why = ssl_reason(t, e == SSL_ERROR_SYSCALL ||
+			    e == SSL_ERROR_ZERO_RETURN ?
+			    "client closed the connection during the TLS "
+			    "handshake" : "TLS handshake failed");
+			return -1;
+		}
+		if (wait_io(t, e, timeout_ms, &t0) != 0) {
+			*why = "TLS handshake timed out";
+			return -1;
+		}
+	}
+	t->active = 1;
+	return 0;
+}
+
+ssize_t
+tls_read(struct tls *t, void *buf, size_t len, int timeout_ms)
+{
+	struct timespec t0;
+	int r, e;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	for (;;) {
+		ERR_clear_error();
+		if ((r = SSL_read(t->ssl, buf, (int)len)) > 0)
+			return r;
+		e = SSL_get_error(t->ssl, r);
+		if (e == SSL_ERROR_ZERO_RETURN)
+			return 0;
+		if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 &&
+		    (errno == 0 || errno == ECONNRESET || errno == EPIPE))
+			return 0;	/* EOF without close_notify */
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			syslog(LOG_INFO, "%s", ssl_reason(t, "TLS read"));
+			errno = EIO;
+			return -1;
+		}
+		if (wait_io(t, e, timeout_ms, &t0) != 0)
+			return -1;
+	}
+}
+
+ssize_t
+tls_write(struct tls *t, const void *buf, size_t len, int timeout_ms)
+{
+	struct timespec t0;
+	int r, e;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (len > INT32_MAX)
+		len = INT32_MAX;
+	for (;;) {
+		ERR_clear_error();
+		if ((r = SSL_write(t->ssl, buf, (int)len)) > 0)
+			return r;
+		e = SSL_get_error(t->ssl, r);
+		if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+			if (e != SSL_ERROR_SYSCALL)
+				syslog(LOG_INFO, "%s",
+				    ssl_reason(t, "TLS write"));
+			errno = EPIPE;
+			return -1;
+		}
+		if (wait_io(t, e, timeout_ms, &t0) != 0)
+			return -1;
+	}
+}
+
+int
+tls_pending(const struct tls *t)
+{
+	return t != NULL && t->active ? SSL_pending(t->ssl) : 0;
+}
+
+int
+tls_active(const struct tls *t)
+{
+	return t != NULL && t->active;
+}
+
+void
+tls_end(struct tls *t)
+{
+	if (t == NULL)
+		return;
+	if (t->active)
+		(void)SSL_shutdown(t->ssl);	/* best effort, no wait */
+	SSL_free(t->ssl);
+	SSL_CTX_free(t->ctx);
+	free(t);
+}

@@ -1,0 +1,38 @@
+/*
+ * tls.h - TLS on the two descriptors a superserver gives us.
+ *
+ * tls.c wraps OpenSSL: it loads the certificate at startup, runs the
+ * server handshake (STLS, RFC 2595, or implicit TLS, RFC 8314) over fd 0
+ * for reading and fd 1 for writing, and reads and writes records with the
+ * same timeout rules as the plain channel in pop3d.c.
+ */
+#ifndef TLS_H
+#define TLS_H
+
+#include <sys/types.h>
+
+struct tls;
+
+/* Load and check certificate and key; NULL and *why on failure. */
+struct tls *tls_load(const char *cert, const char *key, const char **why);
+
+/* Server handshake, bounded by timeout_ms overall; 0 or -1 with *why. */
+int tls_start(struct tls *t, int rfd, int wfd, int timeout_ms,
+    const char **why);
+
+/* > 0 bytes, 0 at the peer's EOF, -1 on error or timeout (errno
+   ETIMEDOUT).  A timeout_ms of 0 does not wait. */
+ssize_t tls_read(struct tls *t, void *buf, size_t len, int timeout_ms);
+ssize_t tls_write(struct tls *t, const void *buf, size_t len,
+    int timeout_ms);
+
+/* Decrypted bytes OpenSSL holds that the next tls_read() returns. */
+int tls_pending(const struct tls *t);
+
+/* Is a TLS session running (after a successful tls_start)? */
+int tls_active(const struct tls *t);
+
+/* Send close_notify if we can, free everything. */
+void tls_end(struct tls *t);
+
+#endif
