@@ -14,6 +14,8 @@ PASSWORD=secret
 
 # A user-owned spool directory, a passwd file and an (absent) mailbox.
 setup_maildrop() {
+	# bats makes its temp dirs 0700: let the dropped-privilege session in
+	chmod a+x "$BATS_RUN_TMPDIR" "$BATS_RUN_TMPDIR/test" "$BATS_TEST_TMPDIR"
 	SPOOL=$BATS_TEST_TMPDIR/spool
 	mkdir -p "$SPOOL"
 	chown "$TEST_UID:$TEST_GID" "$SPOOL"
