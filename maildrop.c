@@ -671,19 +671,17 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 	const char *p = buf, *e = buf + len, *q;
 
 	while (p < e) {
+		q = memchr(p, '\n', (size_t)(e - p));
 		if (!s->in_line) {
-			q = memchr(p, '\n', (size_t)(e - p) < HEAD_MIN ?
-			    (size_t)(e - p) : HEAD_MIN);
 			if (q == NULL && e - p < HEAD_MIN && !final)
 				break;	/* carry the short head over */
-			if (scan_line_start(s, p, (size_t)(e - p),
-			    base + (uint64_t)(p - buf)) != 0) {
+			if (scan_line_start(s, p, (size_t)((q != NULL ?
+			    q + 1 : e) - p), base + (uint64_t)(p - buf)) != 0) {
 				s->stopped = 1;
 				return 0;
 			}
 			s->in_line = 1;
 		}
-		q = memchr(p, '\n', (size_t)(e - p));
 		if (s->line_is_sep)
 			s->m.sep_hash = fnv1a(s->m.sep_hash, p,
 			    (size_t)((q != NULL ? q + 1 : e) - p));
@@ -862,6 +860,27 @@ make_paths(struct maildrop *md, const char *path)
 }
 
 static enum md_status
+maildrop_new(struct maildrop **mdp, const struct md_config *cfg,
+    const char **why)
+{
+	struct maildrop *md;
+
+	if ((*mdp = md = calloc(1, sizeof(*md))) == NULL) {
+		*why = "out of memory";
+		return MD_TEMP;
+	}
+	md->cfg = *cfg;
+	md->fd = -1;
+	if (make_paths(md, cfg->path) != 0) {
+		maildrop_close(md);
+		*mdp = NULL;
+		*why = "mailbox path too long";
+		return MD_PERM;
+	}
+	return MD_OK;
+}
+
+static enum md_status
 open_file(struct maildrop *md, const char **why)
 {
 	int flags = O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
@@ -902,17 +921,8 @@ maildrop_open(struct maildrop **mdp, const struct md_config *cfg,
 
 	*mdp = NULL;
 	*why = NULL;
-	if ((md = calloc(1, sizeof(*md))) == NULL) {
-		*why = "out of memory";
-		return MD_TEMP;
-	}
-	md->cfg = *cfg;
-	md->fd = -1;
-	if (make_paths(md, cfg->path) != 0) {
-		maildrop_close(md);
-		*why = "mailbox path too long";
-		return MD_PERM;
-	}
+	if ((st = maildrop_new(&md, cfg, why)) != MD_OK)
+		return st;
 	if ((st = open_file(md, why)) != MD_OK || md->fd < 0) {
 		if (st == MD_OK)
 			*mdp = md;
@@ -1932,17 +1942,8 @@ maildrop_recover(const struct md_config *cfg, const char **why)
 	enum md_status st;
 
 	*why = NULL;
-	if ((md = calloc(1, sizeof(*md))) == NULL) {
-		*why = "out of memory";
-		return MD_TEMP;
-	}
-	md->cfg = *cfg;
-	md->fd = -1;
-	if (make_paths(md, cfg->path) != 0) {
-		maildrop_close(md);
-		*why = "mailbox path too long";
-		return MD_PERM;
-	}
+	if ((st = maildrop_new(&md, cfg, why)) != MD_OK)
+		return st;
 	if ((st = open_file(md, why)) == MD_OK && md->fd >= 0 &&
 	    (st = lock_take(md, why)) == MD_OK) {
 		st = journal_recover(md, why);
