@@ -95,6 +95,8 @@ struct maildrop {
 	int have_fcntl, have_dot;
 	sigset_t oldmask;
 	char *buf;		/* SCAN_BUF + HEAD_MIN */
+	char *ibuf, *obuf;	/* RETR: SEND_CHUNK in, twice that out */
+	int changed;		/* written since indexed (maildrop_check) */
 };
 
 /* ---------------------------------------------------------------- */
@@ -962,6 +964,8 @@ maildrop_close(struct maildrop *md)
 	free(md->msg);
 	free(md->dig);
 	free(md->buf);
+	free(md->ibuf);
+	free(md->obuf);
 	free(md);
 }
 
@@ -1221,16 +1225,22 @@ static enum md_status
 send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
     EVP_MD_CTX *hash, const char **why)
 {
-	char *ibuf;
 	uint64_t off = m->off + m->sep_len;
 	enum md_status st = MD_OK;
+	char *ibuf;
 
-	if ((ibuf = malloc(SEND_CHUNK)) == NULL ||
-	    (e->obuf = malloc(2 * SEND_CHUNK + 2)) == NULL) {
-		free(ibuf);
+	/* kept for the session: many small RETRs must not each allocate */
+	if (md->ibuf == NULL && (md->ibuf = malloc(SEND_CHUNK)) == NULL) {
 		*why = "out of memory";
 		return MD_TEMP;
 	}
+	if (md->obuf == NULL &&
+	    (md->obuf = malloc(2 * SEND_CHUNK + 2)) == NULL) {
+		*why = "out of memory";
+		return MD_TEMP;
+	}
+	ibuf = md->ibuf;
+	e->obuf = md->obuf;
 	while (off < m->end && !e->done) {
 		size_t want = m->end - off > SEND_CHUNK ? SEND_CHUNK :
 		    (size_t)(m->end - off);
@@ -1258,9 +1268,6 @@ send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
 			break;
 		}
 	}
-	free(ibuf);
-	free(e->obuf);
-	e->obuf = NULL;
 	return st;
 }
 
@@ -1300,8 +1307,8 @@ msg_in_place(struct maildrop *md, unsigned i)
 enum md_status
 maildrop_check(struct maildrop *md, unsigned n, const char **why)
 {
-	if (changed_since_index(md) &&
-	    !msg_in_place(md, md->first + n - 1)) {
+	md->changed = changed_since_index(md);
+	if (md->changed && !msg_in_place(md, md->first + n - 1)) {
 		syslog(LOG_NOTICE, "%s: message %u moved under the session",
 		    md->path, n);
 		*why = "mailbox was changed by another program; "
@@ -1320,7 +1327,7 @@ maildrop_send(struct maildrop *md, unsigned n, long lines,
 	struct emit e;
 	EVP_MD_CTX *hash = NULL;
 	unsigned char d[EVP_MAX_MD_SIZE];
-	int changed = changed_since_index(md);
+	int changed = md->changed;	/* as maildrop_check() found it */
 	enum md_status st;
 
 	memset(&e, 0, sizeof(e));
