@@ -1946,12 +1946,19 @@ enum md_status
 maildrop_recover(const struct md_config *cfg, const char **why)
 {
 	struct maildrop *md;
+	struct stat jst;
 	enum md_status st;
 
 	*why = NULL;
 	if ((st = maildrop_new(&md, cfg, why)) != MD_OK)
 		return st;
-	if ((st = open_file(md, why)) == MD_OK && md->fd >= 0 &&
+	if ((st = open_file(md, why)) == MD_OK && md->fd < 0 &&
+	    lstat(md->jpath, &jst) == 0) {
+		syslog(LOG_CRIT, "%s is missing but %s exists; kept for the "
+		    "administrator", md->path, md->jpath);
+		*why = "the mailbox is missing but its journal exists";
+		st = MD_PERM;
+	} else if (st == MD_OK && md->fd >= 0 &&
 	    (st = lock_take(md, why)) == MD_OK) {
 		st = journal_recover(md, why);
 		lock_release(md);
