@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <paths.h>
 #include <pwd.h>
 #include <shadow.h>
 #include <stdio.h>
@@ -216,6 +217,19 @@ system_find(const struct auth_config *cfg, const char *name,
 	struct spwd *sp;
 	const char *hash;
 
+	/*
+	 * getspnam cannot tell "no entry" from "no permission": with
+	 * "shadow: files systemd" the files module's EACCES is lost.  Ask
+	 * the file, before the name is looked up, so that every name gets
+	 * the same answer.
+	 */
+	if (faccessat(AT_FDCWD, _PATH_SHADOW, R_OK, AT_EACCESS) != 0 &&
+	    errno == EACCES) {
+		syslog(LOG_ERR, "cannot read the shadow file (pop3d must "
+		    "start as root to check system passwords)");
+		*why = "cannot read the account database";
+		return AUTH_TEMP;
+	}
 	system_dummy(dummy);
 	errno = 0;
 	if ((pw = getpwnam(name)) == NULL) {
@@ -320,6 +334,26 @@ file_entry(const struct auth_config *cfg, const char *name, char *f[7],
 		a->refusal = hash_refusal(f[1]);
 }
 
+/* fopen() for a regular file only: a FIFO must not hang a session. */
+static FILE *
+open_regular(const char *path)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		(void)close(fd);
+	return fp;
+}
+
 static enum auth_result
 file_find(const struct auth_config *cfg, const char *name,
     struct account *a, char *dummy, const char **why)
@@ -331,7 +365,7 @@ file_find(const struct auth_config *cfg, const char *name,
 	unsigned long lineno = 0, id;
 	FILE *fp;
 
-	if ((fp = fopen(cfg->passwd_file, "re")) == NULL) {
+	if ((fp = open_regular(cfg->passwd_file)) == NULL) {
 		syslog(LOG_ERR, "open %s: %s", cfg->passwd_file, strerror(errno));
 		*why = "cannot read the account database";
 		return AUTH_TEMP;
@@ -356,7 +390,10 @@ file_find(const struct auth_config *cfg, const char *name,
 		syslog(LOG_ERR, "read %s: %s", cfg->passwd_file, strerror(errno));
 		*why = "cannot read the account database";
 		(void)fclose(fp);
+		if (line != NULL)
+			explicit_bzero(line, cap);
 		free(line);
+		explicit_bzero(&m, sizeof(m));
 		return AUTH_TEMP;
 	}
 	(void)fclose(fp);
@@ -467,7 +504,8 @@ auth_apop_usable(const char *path, const char **why)
 	struct stat st;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) <
+	    0) {
 		*why = "cannot read the APOP secrets file";
 		return -1;
 	}
@@ -499,7 +537,7 @@ apop_secret(const char *path, const char *name, char *secret, size_t size,
 	FILE *fp;
 
 	*found = 0;
-	if ((fp = fopen(path, "re")) == NULL) {
+	if ((fp = open_regular(path)) == NULL) {
 		syslog(LOG_ERR, "open %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -511,6 +549,12 @@ apop_secret(const char *path, const char *name, char *secret, size_t size,
 		if (*found || (size_t)len <= nlen || line[nlen] != ':' ||
 		    strncmp(line, name, nlen) != 0)
 			continue;
+		if (line[nlen + 1] == '\0') {
+			/* MD5(timestamp) alone: anyone could log in */
+			syslog(LOG_WARNING, "%s: empty APOP secret for %s "
+			    "ignored", path, name);
+			continue;
+		}
 		if (copy_str(secret, size, line + nlen + 1) == 0)
 			*found = 1;
 	}
@@ -641,8 +685,12 @@ auth_become(const struct auth_user *u, gid_t spool_gid, const char **why)
 		return -1;
 	}
 	*why = "cannot switch to the user";
-	if (initgroups(u->name, u->gid) != 0) {
-		syslog(LOG_ERR, "initgroups %s: %s", u->name, strerror(errno));
+	/* a passwd-file user is not the system account of the same name:
+	   its one group is the gid in the file */
+	if (strcmp(u->source, SOURCE_FILE) == 0 ? setgroups(1, &u->gid) != 0 :
+	    initgroups(u->name, u->gid) != 0) {
+		syslog(LOG_ERR, "setting the groups of %s: %s", u->name,
+		    strerror(errno));
 		return -1;
 	}
 	if (setresgid(u->gid, u->gid, saved) != 0) {

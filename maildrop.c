@@ -953,8 +953,14 @@ maildrop_open(struct maildrop **mdp, const struct md_config *cfg,
 void
 maildrop_close(struct maildrop *md)
 {
+	gid_t g = getgid();
+
 	if (md == NULL)
 		return;
+	/* the spool group is not needed any more: forget it for good */
+	if (md->cfg.spool_gid != (gid_t)-1 && setresgid(g, g, g) != 0)
+		syslog(LOG_ERR, "cannot drop the spool group: %s",
+		    strerror(errno));
 	if (md->fd >= 0 && close(md->fd) != 0)
 		syslog(LOG_ERR, "close %s: %s", md->path, strerror(errno));
 	free(md->path);

@@ -216,15 +216,21 @@ expand_maildrop(const char *t, const struct auth_user *u, char *out,
 	return 0;
 }
 
+/* A regular file we can open for reading (a FIFO would hang us). */
 static int
 readable_file(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	int ok;
 
 	if (fd < 0)
 		return 0;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 	(void)close(fd);
-	return 1;
+	if (!ok)
+		errno = EINVAL;
+	return ok;
 }
 
 /* Returns -1 to go on, else the exit status. */
@@ -644,6 +650,12 @@ groups_of(const struct auth_user *u, gid_t **groups)
 {
 	int n = 64;
 
+	if (strcmp(u->source, "passwd file") == 0) {	/* as auth_become */
+		if ((*groups = malloc(sizeof(**groups))) == NULL)
+			return -1;
+		(*groups)[0] = u->gid;
+		return 1;
+	}
 	for (int tries = 0; tries < 4; tries++) {
 		int want = n;
 		if ((*groups = malloc((size_t)n * sizeof(**groups))) == NULL)
@@ -1445,12 +1457,19 @@ run_check_user(const struct config *cfg)
 	}
 	if (pid == 0) {
 		struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool };
+		int ok;
+
 		if (auth_become(&u, spool, &why) != 0) {
 			(void)printf("as user:  cannot become %s: %s\n",
 			    u.name, why);
+			(void)fflush(stdout);
 			_exit(EXIT_INTERNAL);
 		}
-		_exit(maildrop_describe(&mc, stdout) == 0 ? 0 : EXIT_INTERNAL);
+		ok = maildrop_describe(&mc, stdout) == 0;
+		/* _exit does not flush: a pipe or file would get nothing */
+		if (fflush(stdout) != 0)
+			ok = 0;
+		_exit(ok ? 0 : EXIT_INTERNAL);
 	}
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
