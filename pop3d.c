@@ -1231,6 +1231,21 @@ peer_address(char *buf, size_t size)
 
 	(void)snprintf(buf, size, "local");
 	if (getpeername(0, (struct sockaddr *)&ss, &len) == 0) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		/* a dual-stack listener (systemd's ListenStream=110, xinetd's
+		   flags = IPv6) sees IPv4 clients as ::ffff:a.b.c.d */
+		if (ss.ss_family == AF_INET6 &&
+		    IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) {
+			struct sockaddr_in s4;
+
+			memset(&s4, 0, sizeof(s4));
+			s4.sin_family = AF_INET;
+			s4.sin_port = s6->sin6_port;
+			memcpy(&s4.sin_addr, &s6->sin6_addr.s6_addr[12], 4);
+			memcpy(&ss, &s4, sizeof(s4));
+			len = sizeof(s4);
+		}
 		if ((ss.ss_family == AF_INET || ss.ss_family == AF_INET6) &&
 		    getnameinfo((struct sockaddr *)&ss, len, buf,
 		    (socklen_t)size, NULL, 0, NI_NUMERICHOST) == 0)
