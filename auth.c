@@ -515,7 +515,12 @@ auth_apop_usable(const char *path, const char **why)
 		return -1;
 	}
 	(void)close(fd);
-	if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	if (!S_ISREG(st.st_mode)) {
+		*why = "the APOP secrets file is not a regular file";
+		errno = EINVAL;
+		return -1;
+	}
+	if (st.st_uid != geteuid() ||
 	    (st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
 		syslog(LOG_ERR, "%s must be a file owned by %s with no group "
 		    "or other access; APOP disabled", path,

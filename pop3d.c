@@ -995,8 +995,11 @@ send_message(struct session *s, unsigned n, long lines)
 
 	if ((st = maildrop_check(s->md, n, &why)) != MD_OK)
 		return err(s, md_code(st), "%s", why);
-	(void)chan_printf(s->ch, "+OK %" PRIu64 " octets\r\n",
-	    maildrop_size(s->md, n));
+	if (lines < 0)
+		(void)chan_printf(s->ch, "+OK %" PRIu64 " octets\r\n",
+		    maildrop_size(s->md, n));
+	else
+		(void)chan_printf(s->ch, "+OK top of message follows\r\n");
 	st = maildrop_send(s->md, n, lines, to_client, s->ch, &why);
 	if (st != MD_OK) {
 		s->leave = st == MD_CLIENT ? LEAVE_EOF : LEAVE_ERROR;
