@@ -28,6 +28,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "maildrop.h"
@@ -53,6 +54,11 @@
  * bytes, plus 20 bytes once UIDL is asked); this bounds it at ~140 MB.
  */
 #define MAX_MSGS	2000000u
+
+/* Fingerprinted blocks: big enough that a MAC init per block is noise,
+   small enough that proving one message reads little around it. */
+#define TAG_BLOCK	(1024 * 1024)
+#define TAG_LEN		16
 
 /* Lock retries: short enough to feel instant, long enough not to spin. */
 #define LOCK_RETRY_MS	50
@@ -96,7 +102,12 @@ struct maildrop {
 	sigset_t oldmask;
 	char *buf;		/* SCAN_BUF + HEAD_MIN */
 	char *ibuf, *obuf;	/* RETR: SEND_CHUNK in, twice that out */
-	int changed;		/* written since indexed (maildrop_check) */
+	EVP_MAC *mac;		/* Poly1305, for the block fingerprints */
+	unsigned char key[32];	/* random, this process only */
+	unsigned char (*tags)[TAG_LEN];	/* one per TAG_BLOCK as indexed */
+	unsigned char *tag_ok;	/* block proven since vsnap */
+	size_t ntags;
+	struct stat vsnap;	/* the file when tag_ok was last true */
 };
 
 /* ---------------------------------------------------------------- */
@@ -227,17 +238,6 @@ same_snapshot(const struct stat *a, const struct stat *b)
 	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
 	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
-/* Has anything written to the mailbox since it was indexed? */
-static int
-changed_since_index(struct maildrop *md)
-{
-	struct stat st;
-
-	if (fstat(md->fd, &st) != 0)
-		return 1;
-	return !same_snapshot(&st, &md->snap);
 }
 
 static uint64_t
@@ -411,11 +411,18 @@ dotlock_try(struct maildrop *md)
 		return TRY_ERR;
 	}
 	linked = link(tmp, md->lockpath) == 0;
+	saved = linked ? 0 : errno;
 	if (stat(tmp, &st) != 0) {
 		syslog(LOG_ERR, "stat %s: %s", tmp, strerror(errno));
 		r = TRY_ERR;
 	} else if (linked || st.st_nlink == 2) {
 		r = TRY_OK;
+	} else if (saved != EEXIST) {
+		/* not "someone holds it": a full disk, an I/O error, or a
+		   file system without hard links; waiting will not help */
+		syslog(LOG_ERR, "link %s: %s", md->lockpath, strerror(saved));
+		r = saved == EPERM || saved == EACCES || saved == EROFS ?
+		    TRY_NOPERM : TRY_ERR;
 	} else if (dotlock_stale(md, st.st_mtime)) {
 		syslog(LOG_NOTICE, "breaking stale lock %s", md->lockpath);
 		(void)unlink(md->lockpath);
@@ -499,8 +506,14 @@ lock_take(struct maildrop *md, const char **why)
 static void
 lock_release(struct maildrop *md)
 {
-	if (md->have_dot && spool_unlink(md, md->lockpath) != 0)
+	/* a dotlock left behind blocks procmail for 17 minutes: retry a
+	   transient failure (EIO, EINTR on NFS) a few times */
+	for (int tries = 0; md->have_dot && tries < 3; tries++) {
+		if (spool_unlink(md, md->lockpath) == 0)
+			break;
 		syslog(LOG_ERR, "remove %s: %s", md->lockpath, strerror(errno));
+		msleep(LOCK_RETRY_MS);
+	}
 	if (md->have_fcntl)
 		fcntl_release(md);
 	md->have_dot = md->have_fcntl = 0;
@@ -704,10 +717,18 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 	return (size_t)(p - buf);
 }
 
+/* What scan() computes besides finding messages. */
+#define SCAN_DIGESTS	1	/* SHA-256 of each message, for UIDL */
+#define SCAN_TAGS	2	/* the block fingerprints (from 0 only) */
+
+static int tags_feed(struct maildrop *md, EVP_MAC_CTX *ctx,
+    const char *p, size_t n, uint64_t off);
+
 static enum md_status
-scan(struct maildrop *md, uint64_t from, uint64_t to, int digests,
+scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
     scan_fn *fn, void *arg, const char **why)
 {
+	EVP_MAC_CTX *tags = NULL;
 	struct scanner s;
 	uint64_t off = from;
 	size_t carry = 0, used;
@@ -718,15 +739,13 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int digests,
 	s.fn = fn;
 	s.arg = arg;
 	s.from = from;
-	if (digests && (s.hash = EVP_MD_CTX_new()) == NULL) {
+	if (((flags & SCAN_DIGESTS) && (s.hash = EVP_MD_CTX_new()) ==
+	    NULL) || ((flags & SCAN_TAGS) && (tags = EVP_MAC_CTX_new(md->mac))
+	    == NULL) || (md->buf == NULL &&
+	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL)) {
 		*why = "out of memory";
-		return MD_TEMP;
-	}
-	if (md->buf == NULL && (md->buf = malloc(SCAN_BUF + HEAD_MIN)) ==
-	    NULL) {
-		EVP_MD_CTX_free(s.hash);
-		*why = "out of memory";
-		return MD_TEMP;
+		st = MD_TEMP;
+		goto out;
 	}
 	while (off < to || carry > 0) {
 		size_t want = SCAN_BUF - carry;
@@ -741,6 +760,12 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int digests,
 				*why = "cannot read the mailbox";
 			} else
 				*why = "mailbox was changed by another program";
+			st = MD_TEMP;
+			goto out;
+		}
+		if (tags != NULL && tags_feed(md, tags, md->buf + carry,
+		    (size_t)n, off) != 0) {
+			*why = "cannot fingerprint the mailbox";
 			st = MD_TEMP;
 			goto out;
 		}
@@ -765,7 +790,123 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int digests,
 	}
 out:
 	EVP_MD_CTX_free(s.hash);
+	EVP_MAC_CTX_free(tags);
 	return st;
+}
+
+/* ---------------------------------------------------------------- */
+/* Fingerprints: proof that bytes are still the ones indexed         */
+/*
+ * Between login and QUIT the file is not locked, and mail delivered
+ * meanwhile changes its size and times, so metadata cannot tell an append
+ * from a rewrite -- nor can From_ lines and sizes, which cron mail, say,
+ * shares.  So while indexing, every TAG_BLOCK of the file gets a Poly1305
+ * tag under a random key of this process (OpenSSL's EVP_MAC, ~10 GB/s).
+ * Once the file has changed, whatever is read as "what the client saw"
+ * (a message to send, the bytes an update keeps or cuts, the digests of
+ * UIDL) is first proven against the tags of the blocks it lies in.  The
+ * key never leaves the process: nobody can make other bytes match.
+ */
+
+static int
+tags_feed(struct maildrop *md, EVP_MAC_CTX *ctx, const char *p, size_t n,
+    uint64_t off)
+{
+	size_t len;
+
+	while (n > 0) {
+		uint64_t b = off / TAG_BLOCK, bend = (b + 1) * TAG_BLOCK;
+		size_t take = n < bend - off ? n : (size_t)(bend - off);
+
+		if (off % TAG_BLOCK == 0 &&
+		    EVP_MAC_init(ctx, md->key, sizeof(md->key), NULL) != 1)
+			return -1;
+		if (EVP_MAC_update(ctx, (const unsigned char *)p, take) != 1)
+			return -1;
+		p += take;
+		n -= take;
+		off += take;
+		if ((off == bend || off == md->size) &&
+		    EVP_MAC_final(ctx, md->tags[b], &len, TAG_LEN) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+tags_setup(struct maildrop *md)
+{
+	md->ntags = (size_t)((md->size + TAG_BLOCK - 1) / TAG_BLOCK);
+	if ((md->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL ||
+	    getrandom(md->key, sizeof(md->key), 0) != (ssize_t)sizeof(md->key))
+		return -1;
+	if (md->ntags == 0)
+		return 0;
+	md->tags = calloc(md->ntags, sizeof(*md->tags));
+	md->tag_ok = calloc(md->ntags, 1);
+	return md->tags != NULL && md->tag_ok != NULL ? 0 : -1;
+}
+
+/* Does block b still hold the bytes it held when indexed? */
+static int
+block_intact(struct maildrop *md, size_t b)
+{
+	uint64_t off = (uint64_t)b * TAG_BLOCK;
+	uint64_t end = off + TAG_BLOCK < md->size ? off + TAG_BLOCK : md->size;
+	unsigned char tag[TAG_LEN];
+	EVP_MAC_CTX *ctx;
+	size_t len;
+	int ok = 0;
+
+	if (md->ibuf == NULL && (md->ibuf = malloc(SEND_CHUNK)) == NULL)
+		return 0;
+	if ((ctx = EVP_MAC_CTX_new(md->mac)) == NULL ||
+	    EVP_MAC_init(ctx, md->key, sizeof(md->key), NULL) != 1)
+		goto out;
+	while (off < end) {
+		size_t n = end - off > SEND_CHUNK ? SEND_CHUNK :
+		    (size_t)(end - off);
+		if (pread_full(md->fd, md->ibuf, n, off) != (ssize_t)n ||
+		    EVP_MAC_update(ctx, (unsigned char *)md->ibuf, n) != 1)
+			goto out;
+		off += n;
+	}
+	ok = EVP_MAC_final(ctx, tag, &len, sizeof(tag)) == 1 &&
+	    CRYPTO_memcmp(tag, md->tags[b], TAG_LEN) == 0;
+out:
+	EVP_MAC_CTX_free(ctx);
+	return ok;
+}
+
+/*
+ * Are the indexed bytes [from, to) still there, unchanged?  Free while
+ * nothing has written to the file; otherwise each block is proven once
+ * for as long as the file then stays as it is.
+ */
+static int
+range_intact(struct maildrop *md, uint64_t from, uint64_t to)
+{
+	struct stat st;
+
+	if (fstat(md->fd, &st) != 0)
+		return 0;
+	if (same_snapshot(&st, &md->snap))
+		return 1;
+	if (st.st_ino != md->snap.st_ino || st.st_dev != md->snap.st_dev ||
+	    (uint64_t)st.st_size < md->size)
+		return 0;
+	if (!same_snapshot(&st, &md->vsnap)) {
+		if (md->ntags > 0)
+			memset(md->tag_ok, 0, md->ntags);
+		md->vsnap = st;
+	}
+	for (size_t b = (size_t)(from / TAG_BLOCK); from < to &&
+	    b <= (size_t)((to - 1) / TAG_BLOCK); b++) {
+		if (!md->tag_ok[b] && !block_intact(md, b))
+			return 0;
+		md->tag_ok[b] = 1;
+	}
+	return 1;
 }
 
 /* ---------------------------------------------------------------- */
@@ -837,9 +978,15 @@ index_mailbox(struct maildrop *md, const char **why)
 		return MD_TEMP;
 	}
 	md->size = (uint64_t)md->snap.st_size;
+	md->vsnap = md->snap;
 	if ((st = check_mbox_start(md, md->size, why)) != MD_OK)
 		return st;
-	st = scan(md, 0, md->size, 0, index_add, NULL, why);
+	if (tags_setup(md) != 0) {
+		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
+		*why = "cannot fingerprint the mailbox";
+		return MD_TEMP;
+	}
+	st = scan(md, 0, md->size, SCAN_TAGS, index_add, NULL, why);
 	if (st == MD_TEMP && md->nmsg >= MAX_MSGS) {
 		syslog(LOG_ERR, "%s has more than %u messages", md->path,
 		    MAX_MSGS);
@@ -972,6 +1119,10 @@ maildrop_close(struct maildrop *md)
 	free(md->buf);
 	free(md->ibuf);
 	free(md->obuf);
+	free(md->tags);
+	free(md->tag_ok);
+	EVP_MAC_free(md->mac);
+	explicit_bzero(md->key, sizeof(md->key));
 	free(md);
 }
 
@@ -1052,7 +1203,6 @@ maildrop_delete_stats(const struct maildrop *md, unsigned *count,
 
 struct verify {
 	unsigned i;
-	int digests;	/* compare digests too (md->dig is valid) */
 	int store;	/* store digests into md->dig */
 };
 
@@ -1068,9 +1218,6 @@ verify_msg(struct maildrop *md, const struct scan_msg *m, void *arg)
 	e = &md->msg[v->i];
 	if (m->off != e->off || m->end != e->end || m->size != e->size ||
 	    m->sep_len != e->sep_len || m->sep_hash != e->sep_hash)
-		return -1;
-	if (v->digests && memcmp(md->dig[v->i].d, m->digest,
-	    sizeof(m->digest)) != 0)
 		return -1;
 	if (v->store)
 		memcpy(md->dig[v->i].d, m->digest, sizeof(m->digest));
@@ -1113,7 +1260,7 @@ number_duplicates(struct maildrop *md)
 static enum md_status
 compute_digests(struct maildrop *md, const char **why)
 {
-	struct verify v = { 0, 0, 1 };
+	struct verify v = { 0, 1 };
 	enum md_status st;
 
 	if ((md->dig = calloc(md->nmsg + 1, sizeof(*md->dig))) == NULL) {
@@ -1121,9 +1268,15 @@ compute_digests(struct maildrop *md, const char **why)
 		return MD_TEMP;
 	}
 	*why = NULL;
-	st = scan(md, 0, md->size, 1, verify_msg, &v, why);
+	/* digests of what the client sees: the bytes as indexed, proven */
+	st = range_intact(md, 0, md->size) ? scan(md, 0, md->size,
+	    SCAN_DIGESTS, verify_msg, &v, why) : MD_TEMP;
 	free(md->buf);
 	md->buf = NULL;
+	if (st == MD_OK && (v.i != md->nmsg || !range_intact(md, 0, md->size)))
+		st = MD_TEMP;
+	if (st != MD_OK)
+		*why = "mailbox was changed by another program; please reconnect";
 	if (st == MD_OK && v.i != md->nmsg) {
 		*why = "mailbox was changed by another program";
 		st = MD_TEMP;
@@ -1229,7 +1382,7 @@ emit_chunk(struct emit *e, const char *p, size_t n)
 
 static enum md_status
 send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
-    EVP_MD_CTX *hash, const char **why)
+    const char **why)
 {
 	uint64_t off = m->off + m->sep_len;
 	enum md_status st = MD_OK;
@@ -1259,8 +1412,6 @@ send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
 			st = MD_TEMP;
 			break;
 		}
-		if (hash != NULL)
-			(void)EVP_DigestUpdate(hash, ibuf, want);
 		e->olen = 0;
 		emit_chunk(e, ibuf, want);
 		off += want;
@@ -1277,45 +1428,13 @@ send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
 	return st;
 }
 
-/* Is message m still where the index says, with the same From_ line? */
-static int
-msg_in_place(struct maildrop *md, unsigned i)
-{
-	const struct md_msg *m = &md->msg[i];
-	char buf[512], next[8];
-	uint64_t h = FNV_INIT, off = m->off, left = m->sep_len;
-	uint64_t rend = msg_range_end(md, i);
-	size_t gap = (size_t)(rend - m->end);
-
-	while (left > 0) {
-		size_t n = left > sizeof(buf) ? sizeof(buf) : (size_t)left;
-		if (pread_full(md->fd, buf, n, off) != (ssize_t)n)
-			return 0;
-		h = fnv1a(h, buf, n);
-		off += n;
-		left -= n;
-	}
-	if (h != m->sep_hash || gap > 2)
-		return 0;
-	/* what follows the body: the blank line, then a From_ line or EOF */
-	if (i + 1 < md->nmsg || gap > 0) {
-		ssize_t n = pread_full(md->fd, next, gap + 5, m->end);
-		if (n < (ssize_t)gap || memcmp(next, "\r\n" + (gap == 1),
-		    gap) != 0)
-			return 0;
-		if (i + 1 < md->nmsg && (n != (ssize_t)gap + 5 ||
-		    memcmp(next + gap, "From ", 5) != 0))
-			return 0;
-	}
-	return 1;
-}
-
 enum md_status
 maildrop_check(struct maildrop *md, unsigned n, const char **why)
 {
-	md->changed = changed_since_index(md);
-	if (md->changed && !msg_in_place(md, md->first + n - 1)) {
-		syslog(LOG_NOTICE, "%s: message %u moved under the session",
+	unsigned i = md->first + n - 1;
+
+	if (!range_intact(md, md->msg[i].off, msg_range_end(md, i))) {
+		syslog(LOG_NOTICE, "%s: message %u changed under the session",
 		    md->path, n);
 		*why = "mailbox was changed by another program; "
 		    "please reconnect";
@@ -1331,59 +1450,25 @@ maildrop_send(struct maildrop *md, unsigned n, long lines,
 	unsigned i = md->first + n - 1;
 	const struct md_msg *m = &md->msg[i];
 	struct emit e;
-	EVP_MD_CTX *hash = NULL;
-	unsigned char d[EVP_MAX_MD_SIZE];
-	int changed = md->changed;	/* as maildrop_check() found it */
 	enum md_status st;
 
+	*why = NULL;
 	memset(&e, 0, sizeof(e));
 	e.out = out;
 	e.ctx = ctx;
 	e.line_start = 1;
 	e.lines = lines;
-	/* a changed file with known digests: prove the bytes, not only
-	   their place */
-	if (changed && md->dig != NULL && lines < 0) {
-		if ((hash = EVP_MD_CTX_new()) == NULL ||
-		    EVP_DigestInit_ex(hash, EVP_sha256(), NULL) != 1) {
-			EVP_MD_CTX_free(hash);
-			*why = "out of memory";
-			return MD_TEMP;
-		}
-		char sep[512];
-		uint64_t off = m->off, left = m->sep_len;
-		while (left > 0) {
-			size_t k = left > sizeof(sep) ? sizeof(sep) :
-			    (size_t)left;
-			if (pread_full(md->fd, sep, k, off) != (ssize_t)k)
-				break;
-			(void)EVP_DigestUpdate(hash, sep, k);
-			off += k;
-			left -= k;
-		}
-	}
-	st = send_body(md, m, &e, hash, why);
-	if (st == MD_OK && !e.done && e.sent != m->size) {
+	st = send_body(md, m, &e, why);
+	if (st == MD_OK && !e.done && e.sent != m->size)
+		st = MD_TEMP;
+	/* proven before the "+OK"; prove it again now it has been read */
+	if (st == MD_OK && !range_intact(md, m->off, msg_range_end(md, i)))
+		st = MD_TEMP;
+	if (st == MD_TEMP && *why == NULL) {
 		syslog(LOG_ERR, "%s: message %u changed while it was sent",
 		    md->path, n);
 		*why = "mailbox was changed by another program";
-		st = MD_TEMP;
 	}
-	if (st == MD_OK && hash != NULL &&
-	    (EVP_DigestFinal_ex(hash, d, NULL) != 1 ||
-	    memcmp(d, md->dig[i].d, sizeof(md->dig[i].d)) != 0)) {
-		syslog(LOG_ERR, "%s: message %u changed under the session",
-		    md->path, n);
-		*why = "mailbox was changed by another program";
-		st = MD_TEMP;
-	}
-	if (st == MD_OK && changed_since_index(md) && !msg_in_place(md, i)) {
-		syslog(LOG_ERR, "%s: message %u moved while it was sent",
-		    md->path, n);
-		*why = "mailbox was changed by another program";
-		st = MD_TEMP;
-	}
-	EVP_MD_CTX_free(hash);
 	return st;
 }
 
@@ -1558,6 +1643,18 @@ journal_commit(struct maildrop *md, struct journal *j, gather_fn *gather,
 	if (fd < 0) {
 		io_error(md, "create", md->jtmp, why);
 		return MD_TEMP;
+	}
+	if (geteuid() == 0) {
+		/* pop3d --recover runs as root: a journal it leaves behind
+		   must be the mailbox owner's, or the owner's next login
+		   cannot open it and finish the update */
+		struct stat mst;
+
+		if (fstat(md->fd, &mst) != 0 ||
+		    fchown(fd, mst.st_uid, mst.st_gid) != 0) {
+			io_error(md, "chown", md->jtmp, why);
+			goto fail;
+		}
 	}
 	if (pwrite_full(fd, h, sizeof(h), 0) != 0 ||
 	    gather(md, fd, arg, &err_file) != 0 || fsync(fd) != 0) {
@@ -1818,17 +1915,15 @@ gather_kept(struct maildrop *md, int jfd, void *arg, const char **err_file)
 
 /*
  * Has the file only grown by appends since it was indexed?  Unchanged
- * metadata says so at once; otherwise every message from `first` on is
- * found again and compared, digests included when the client saw UIDLs.
+ * metadata says so at once; otherwise the bytes from message `first` on,
+ * the ones the update cuts and moves, are proven against the fingerprints.
  */
 static enum md_status
 verify_unchanged(struct maildrop *md, unsigned first, uint64_t *s1,
     const char **why)
 {
 	struct stat st, pst;
-	struct verify v = { first, md->dig != NULL, 0 };
 	char head[6];
-	enum md_status st2;
 
 	*why = "mailbox was changed by another program; nothing deleted";
 	if (fstat(md->fd, &st) != 0 || stat(md->path, &pst) != 0 ||
@@ -1850,10 +1945,7 @@ verify_unchanged(struct maildrop *md, unsigned first, uint64_t *s1,
 		    "not a new message", md->path);
 		return MD_TEMP;
 	}
-	const char *swhy = NULL;
-	st2 = scan(md, md->msg[first].off, md->size, md->dig != NULL,
-	    verify_msg, &v, &swhy);
-	if (st2 != MD_OK || v.i != md->nmsg) {
+	if (!range_intact(md, md->msg[first].off, md->size)) {
 		syslog(LOG_NOTICE, "%s was rewritten during the session",
 		    md->path);
 		return MD_TEMP;
@@ -1887,9 +1979,17 @@ update_locked(struct maildrop *md, const char **why)
 		return st;
 	if (last_kept == 0 && s1 == md->size) {
 		/* nothing kept after P: cutting the file is the update */
-		if (ftruncate(md->fd, (off_t)md->msg[first].off) != 0 ||
-		    fsync(md->fd) != 0) {
+		if (ftruncate(md->fd, (off_t)md->msg[first].off) != 0) {
 			io_error(md, "truncate", md->path, why);
+			return MD_TEMP;
+		}
+		if (fsync(md->fd) != 0) {
+			/* cut, but maybe not on disk: do not say "nothing
+			   deleted" to a client that will not ask again */
+			syslog(LOG_ERR, "fsync %s: %s", md->path,
+			    strerror(errno));
+			*why = "I/O error after deleting; the deleted messages "
+			    "may reappear after a crash";
 			return MD_TEMP;
 		}
 		return MD_OK;

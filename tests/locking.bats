@@ -1,0 +1,452 @@
+#!/usr/bin/env bats
+# Locks that interoperate with Debian's MDAs, deliveries during a session
+# and during UPDATE, concurrent sessions of one user, stale and live
+# dotlocks, and no PATH.lock left behind (issue 3).
+#
+# The /var/mail-like tests use a spool directory root:mail 2775 with the
+# mailbox alice:mail 0660; alice (uid 5000) is not in group mail, so
+# pop3d, started as root, must keep mail as its saved gid to create
+# PATH.lock and its journal there.  A slow UPDATE is pop3d under strace
+# with every fsync delayed, and the MDA is started (tests/integ-mda.sh)
+# once pop3d's journal exists, that is while pop3d holds the locks.
+
+load helper
+load integ-lib
+
+setup() {
+	LOG=$BATS_TEST_TMPDIR/mda.log
+	MSG=$BATS_TEST_TMPDIR/msg
+	SLEEPER_PID=
+}
+
+teardown() {
+	stop_sleeper
+	syslog_stop
+}
+
+# pop3d under strace: every fsync waits 0.3 s, so UPDATE takes seconds
+slow_update() {
+	LOGWRAP=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	    strace -f -qq -o /dev/null -e inject=fsync:delay_enter=300000 --)
+}
+
+# wait (bounded) for integ-mda.sh to finish
+wait_mda() {
+	local i
+	for ((i = 0; i < 600; i++)); do
+		grep -qx done "$LOG" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "the MDA did not finish" >&2
+	return 1
+}
+
+# procmail -m with a rcfile that delivers to $MBOX, as root (it locks
+# $MBOX.lock, then takes a kernel fcntl lock; LOCKSLEEP=1 instead of 8 s
+# between tries keeps the tests short)
+procmail_rc() {
+	mkdir -p "$BATS_TEST_TMPDIR/rc"
+	chmod 755 "$BATS_TEST_TMPDIR/rc"
+	PMRC=$BATS_TEST_TMPDIR/rc/procmailrc
+	printf 'LOGFILE=%s/procmail.log\nLOCKSLEEP=1\nVERBOSE=yes\n:0:\n%s\n' \
+	    "$BATS_TEST_TMPDIR" "$MBOX" > "$PMRC"
+	chmod 644 "$PMRC"
+}
+
+ms_now() {
+	echo $(( $(date +%s%N) / 1000000 ))
+}
+
+# ---- the /var/mail-like spool -------------------------------------
+
+@test "/var/mail-like spool: pop3d keeps mail as saved gid only, creates PATH.lock and its journal" {
+	setup_mail_spool
+	integ_gen s,L,s,s
+	mail_spool_owner
+	local ino=$(stat -c %i "$MBOX")
+	LOGWRAP=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	    strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=link,rename,setresgid --)
+	pop3 <<-EOF
+	$LOGIN
+	!sh grep Gid: /proc/\$(sh $TESTS/integ-pidof.sh $POP3D -p $PASSWD)/status > $BATS_TEST_TMPDIR/gid
+	DELE 1
+	QUIT
+	EOF
+	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 3 left)" ]]
+	# real, effective, saved, fs gid: only the saved one is mail
+	local mail=$(getent group mail | cut -d: -f3)
+	[ "$(awk '{print $2, $3, $4, $5}' "$BATS_TEST_TMPDIR/gid")" = "$TEST_GID $TEST_GID $mail $TEST_GID" ]
+	grep -q "link(\"$MBOX.lock.[^\"]*\", \"$MBOX.lock\") = 0" "$BATS_TEST_TMPDIR/trace"
+	grep -q "rename(\"$MBOX.pop3d-journal.tmp\", \"$MBOX.pop3d-journal\") = 0" "$BATS_TEST_TMPDIR/trace"
+	integ_check --deleted 1 --expect deleted
+	[ "$(stat -c %u:%G:%a:%i "$MBOX")" = "$TEST_UID:mail:660:$ino" ]
+	assert_clean_spool
+}
+
+@test "procmail delivers while a session is open: the mail is kept after the update" {
+	setup_mail_spool
+	integ_gen s,m,s,s
+	mail_spool_owner
+	procmail_rc
+	msg_file "$MSG" open-session
+	pop3 <<-EOF
+	$LOGIN
+	DELE 2
+	!sh sh $TESTS/integ-deliver.sh procmail $MBOX $MSG $PMRC
+	DELE 3
+	QUIT
+	EOF
+	[[ "${lines[5]}" == "+OK pop3d signing off (2 messages deleted, 2 left)" ]]
+	integ_check --deleted 2,3 --expect deleted --delivered "$MSG"
+	grep -q "Locking \"$MBOX.lock\"" "$BATS_TEST_TMPDIR/procmail.log"
+	assert_clean_spool
+}
+
+@test "procmail delivers during UPDATE: it waits for pop3d's locks; nothing is lost" {
+	setup_mail_spool
+	integ_gen s,L,s,L,s
+	mail_spool_owner
+	procmail_rc
+	msg_file "$MSG" during-update
+	slow_update
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh $TESTS/integ-deliver.sh procmail $MBOX $MSG $PMRC > /dev/null 2>&1 &
+	QUIT
+	EOF
+	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 4 left)" ]]
+	wait_mda
+	grep -q "^journal=yes rc=0 " "$LOG"	# it ran while pop3d held the locks
+	integ_check --deleted 1 --expect deleted --delivered "$MSG"
+	[ "$(stat -c %u:%G:%a "$MBOX")" = "$TEST_UID:mail:660" ]
+	assert_clean_spool
+}
+
+@test "dotlockfile (setgid mail, run by the user) delivers during a session and during UPDATE" {
+	setup_mail_spool
+	integ_gen s,L,s,L,s
+	mail_spool_owner
+	msg_file "$MSG.1" dotlock-session
+	msg_file "$MSG.2" dotlock-update
+	slow_update
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	!sh sh $TESTS/integ-deliver.sh dotlockfile $MBOX $MSG.1
+	DELE 5
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh $TESTS/integ-deliver.sh dotlockfile $MBOX $MSG.2 > /dev/null 2>&1 &
+	QUIT
+	EOF
+	[[ "${lines[5]}" == "+OK pop3d signing off (2 messages deleted, 3 left)" ]]
+	wait_mda
+	grep -q "^journal=yes rc=0 " "$LOG"
+	integ_check --deleted 1,5 --expect deleted --delivered "$MSG.1" --delivered "$MSG.2"
+	assert_clean_spool
+}
+
+@test "tests/deliver.py (fcntl, then dotlock) during UPDATE waits and is kept" {
+	setup_maildrop
+	integ_gen L,s,L,s
+	msg_file "$MSG" deliver-py
+	slow_update
+	pop3 <<-EOF
+	$LOGIN
+	DELE 2
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh $TESTS/integ-deliver.sh deliver.py $MBOX $MSG > /dev/null 2>&1 &
+	QUIT
+	EOF
+	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 3 left)" ]]
+	wait_mda
+	grep -q "^journal=yes rc=0 " "$LOG"
+	integ_check --deleted 2 --expect deleted --delivered "$MSG"
+	assert_clean_spool
+}
+
+@test "killed in UPDATE; dotlockfile -p breaks the dead pid's lock and delivers; nothing lost" {
+	setup_mail_spool
+	integ_gen s,L,s,m,s
+	mail_spool_owner
+	msg_file "$MSG.1" after-crash
+	run python3 "$TESTS/session.py" -- env \
+	    "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
+	    strace -f -qq -o /dev/null -e inject=ftruncate:signal=SIGKILL:when=1 \
+	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
+	$LOGIN
+	DELE 1
+	DELE 3
+	QUIT
+	EOF
+	[ -e "$MBOX.lock" ]
+	[ -e "$MBOX.pop3d-journal" ]
+	local t0=$(ms_now)
+	sh "$TESTS/integ-deliver.sh" dotlockfile "$MBOX" "$MSG.1"
+	[ $(( $(ms_now) - t0 )) -lt 5000 ]	# broken at once, not waited for
+	pop3 <<-EOF
+	$LOGIN
+	STAT
+	QUIT
+	EOF
+	[[ "${lines[3]}" == "+OK 4 "* ]]
+	integ_check --deleted 1,3 --expect deleted --delivered "$MSG.1"
+	[ "$(stat -c %u:%G:%a "$MBOX")" = "$TEST_UID:mail:660" ]
+	assert_clean_spool
+}
+
+@test "an fcntl lock held by another process is waited for, then QUIT succeeds" {
+	setup_maildrop
+	integ_gen s,s,s
+	local flag=$BATS_TEST_TMPDIR/locked
+	python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.lockf(fd, fcntl.LOCK_EX)
+open(sys.argv[2], "w").close()
+time.sleep(2)' "$MBOX" "$flag" &
+	local holder=$! i
+	for ((i = 0; i < 100; i++)); do
+		[ -e "$flag" ] && break
+		sleep 0.05
+	done
+	[ -e "$flag" ]
+	local t0=$(ms_now)
+	pop3 <<-EOF
+	$LOGIN
+	DELE 2
+	QUIT
+	EOF
+	wait "$holder"
+	[[ "${lines[2]}" == "+OK alice has 3 messages"* ]]
+	[[ "${lines[4]}" == "+OK "* ]]
+	[ $(( $(ms_now) - t0 )) -ge 1000 ]	# it did wait for the holder
+	integ_check --deleted 2 --expect deleted
+	assert_clean_spool
+}
+
+# ---- concurrent sessions of one user ------------------------------
+
+# other_session_line N...: a "!sh" line running a whole second session
+# of alice that deletes messages N...; its transcript: other.out
+other_session_line() {
+	local script="USER alice\\nPASS $PASSWORD\\n" n
+	for n in "$@"; do
+		script="${script}DELE $n\\n"
+	done
+	echo "printf '${script}QUIT\\n' | python3 $TESTS/session.py -- $POP3D -p $PASSWD -m $SPOOL/%u -d 0 > $BATS_TEST_TMPDIR/other.out"
+}
+
+# the second session deleted its N messages
+other_ok() {
+	grep -q "^+OK pop3d signing off ($1 messages deleted" "$BATS_TEST_TMPDIR/other.out"
+}
+
+# check_second_quit MINE OTHERS: the later QUIT (last line of $output)
+# either deleted exactly MINE, or deleted nothing and said why
+check_second_quit() {
+	local quit=${lines[${#lines[@]} - 1]}
+	case $quit in
+	"+OK "*)
+		integ_check --deleted "$1,$2" --expect deleted ;;
+	"-ERR [SYS/TEMP] "?* | "-ERR [IN-USE] "?*)
+		integ_check --deleted "$2" --expect deleted ;;
+	*)
+		echo "second QUIT answered: $quit" >&2
+		return 1 ;;
+	esac
+	assert_clean_spool
+}
+
+@test "two overlapping sessions: the later one deleting a later message loses nothing" {
+	setup_maildrop
+	integ_gen s,m,s,m,s,s
+	pop3 <<-EOF
+	$LOGIN
+	DELE 5
+	!sh $(other_session_line 2)
+	QUIT
+	EOF
+	other_ok 1
+	check_second_quit 5 2
+}
+
+@test "two overlapping sessions: the later one deleting an earlier message loses nothing" {
+	setup_maildrop
+	integ_gen s,m,s,m,s,s
+	pop3 <<-EOF
+	$LOGIN
+	UIDL
+	DELE 1
+	!sh $(other_session_line 4 6)
+	QUIT
+	EOF
+	other_ok 2
+	check_second_quit 1 4,6
+}
+
+@test "two overlapping sessions and a delivery that refills the file to its old size" {
+	setup_maildrop
+	integ_gen s,s,s,s
+	# mail as long as message 2, so the file is as long as at login
+	local len=$(python3 -c 'import json,sys; t=json.load(open(sys.argv[1])); print(t["starts"][2]-t["starts"][1])' "$TRUTH")
+	python3 -c 'import sys; n=int(sys.argv[1]); h=b"From late@example.org Mon Jan  1 00:09:00 2024\nSubject: late\n\n"; sys.stdout.buffer.write(h+b"x"*(n-len(h)-2)+b"\n\n")' "$len" > "$BATS_TEST_TMPDIR/late"
+	pop3 <<-EOF
+	$LOGIN
+	DELE 4
+	!sh $(other_session_line 2)
+	!sh cat $BATS_TEST_TMPDIR/late >> $MBOX
+	QUIT
+	EOF
+	local quit=${lines[${#lines[@]} - 1]}
+	grep -q '^Subject: late' "$MBOX"
+	grep -q 'integ message 1 ' "$MBOX"
+	grep -q 'integ message 3 ' "$MBOX"
+	! grep -q 'integ message 2 ' "$MBOX"
+	if [[ "$quit" == "+OK "* ]]; then
+		! grep -q 'integ message 4 ' "$MBOX"
+	else
+		[[ "$quit" == "-ERR [SYS/TEMP] "?* || "$quit" == "-ERR [IN-USE] "?* ]]
+		grep -q 'integ message 4 ' "$MBOX"
+	fi
+	assert_clean_spool
+}
+
+@test "two overlapping sessions never delete a wrong message (same From_ lines and sizes)" {
+	# a burst of same-size mail from one sender within one second has
+	# identical From_ lines; the first session's QUIT must not take the
+	# mail that moved into the place of the message it marked
+	setup_maildrop
+	local i
+	for i in 1 2 3; do
+		mbox_add "msg $i" "body $i"
+	done
+	pop3 <<-EOF
+	$LOGIN
+	RETR 3
+	DELE 3
+	!sh $(other_session_line 2)
+	!sh printf 'From sender@example.org Mon Jan  1 00:00:00 2024\nFrom: sender@example.org\nSubject: msg 4\n\nbody 4\n\n' >> $MBOX
+	QUIT
+	EOF
+	local quit=${lines[${#lines[@]} - 1]}
+	grep -q '^Subject: msg 1$' "$MBOX"
+	grep -q '^Subject: msg 4$' "$MBOX"	# never seen by anyone: kept
+	! grep -q '^Subject: msg 2$' "$MBOX"
+	if [[ "$quit" == "+OK "* ]]; then
+		! grep -q '^Subject: msg 3$' "$MBOX"
+	else
+		grep -q '^Subject: msg 3$' "$MBOX"
+	fi
+}
+
+# ---- stale and live dotlocks --------------------------------------
+
+dead_pid() {
+	sh -c 'exit 0' &
+	local pid=$!
+	wait "$pid" || :
+	echo "$pid"
+}
+
+@test "a dotlock naming a dead pid (liblockfile's and pop3d's format) is broken at once" {
+	setup_maildrop
+	syslog_start
+	integ_gen s,s,s
+	local form t0
+	for form in "$(dead_pid)" "$(dead_pid) $(uname -n)"; do
+		printf '%s\n' "$form" > "$MBOX.lock"
+		t0=$(ms_now)
+		pop3 <<-EOF
+		$LOGIN
+		DELE 1
+		QUIT
+		EOF
+		[ $(( $(ms_now) - t0 )) -lt 5000 ]
+		[[ "${lines[2]}" == "+OK alice has "* ]]
+		[[ "${lines[4]}" == "+OK "* ]]
+		assert_clean_spool
+	done
+	syslog_wait "breaking stale lock $MBOX.lock"
+	syslog_stop
+	integ_check --deleted 1,2 --expect deleted
+}
+
+@test "a pid-less dotlock 10 minutes old is broken at once" {
+	setup_maildrop
+	integ_gen s,s
+	: > "$MBOX.lock"
+	touch -d '10 minutes ago' "$MBOX.lock"
+	local t0=$(ms_now)
+	pop3 <<-EOF
+	$LOGIN
+	DELE 2
+	QUIT
+	EOF
+	[ $(( $(ms_now) - t0 )) -lt 5000 ]
+	[[ "${lines[4]}" == "+OK "* ]]
+	integ_check --deleted 2 --expect deleted
+	assert_clean_spool
+}
+
+@test "a dotlock held by a live process: -ERR [IN-USE] after the ~10 s bound, lock and mailbox untouched" {
+	setup_maildrop
+	integ_gen s,s
+	start_sleeper
+	printf '%s\n' "$SLEEPER_PID" > "$MBOX.lock"
+	local t0=$(ms_now) took
+	pop3 <<-EOF
+	$LOGIN
+	EOF
+	took=$(( $(ms_now) - t0 ))
+	[[ "${lines[2]}" == "-ERR [IN-USE] "* ]]
+	[ "$took" -ge 9000 ]
+	[ "$took" -lt 40000 ]
+	[ "$(cat "$MBOX.lock")" = "$SLEEPER_PID" ]
+	integ_check --expect kept
+	rm -f "$MBOX.lock"
+	assert_clean_spool
+}
+
+# ---- no PATH.lock left behind --------------------------------------
+
+@test "no PATH.lock after EOF, SIGTERM mid-session, or a refused mailbox" {
+	setup_maildrop
+	integ_gen s,s,s
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	!close
+	EOF
+	integ_check --expect kept
+	assert_clean_spool
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	!sh kill -TERM \$(sh $TESTS/integ-pidof.sh $POP3D -p $PASSWD)
+	!sleep 0.5
+	QUIT
+	EOF
+	[[ "$output" != *"signing off"* ]]
+	integ_check --expect kept
+	assert_clean_spool
+	printf 'not an mbox\n' > "$MBOX"
+	pop3 <<-EOF
+	$LOGIN
+	EOF
+	[[ "${lines[2]}" == "-ERR [SYS/PERM] "* ]]
+	assert_clean_spool
+}
+
+@test "SIGTERM during UPDATE: the update finishes, then pop3d ends; no lock, no journal" {
+	setup_maildrop
+	integ_gen L,s,L,s
+	slow_update
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh -c 'kill -TERM \$(sh "\$0" "\$1" -p "\$2")' $TESTS/integ-pidof.sh $POP3D $PASSWD > /dev/null 2>&1 &
+	QUIT
+	EOF
+	wait_mda
+	grep -q "^journal=yes rc=0 " "$LOG"
+	integ_check --deleted 1 --expect deleted
+	assert_clean_spool
+}
