@@ -63,6 +63,10 @@
 /* Lock retries: short enough to feel instant, long enough not to spin. */
 #define LOCK_RETRY_MS	50
 
+/* An update that runs long touches its dotlock this often: well inside
+   the 5 minutes after which lockers without a pid call a lock stale. */
+#define LOCK_REFRESH_SECS 60
+
 /* The journal's header block; the kept bytes follow it. */
 #define JHDR_SIZE	4096
 #define JMAGIC		"POP3DJ01"
@@ -99,6 +103,7 @@ struct maildrop {
 	unsigned first;		/* 1 when msg[0] is hidden */
 	struct md_digest *dig;	/* NULL until UIDL is first asked */
 	int have_fcntl, have_dot;
+	time_t lock_touched;	/* CLOCK_MONOTONIC seconds */
 	sigset_t oldmask;
 	char *buf;		/* SCAN_BUF + HEAD_MIN */
 	char *ibuf, *obuf;	/* RETR: SEND_CHUNK in, twice that out */
@@ -326,26 +331,20 @@ fcntl_release(struct maildrop *md)
 }
 
 /*
- * A dotlock is stale when the process named in it is gone (a pid alone,
- * as liblockfile writes it, is taken to be local; ours add the host name
- * so that hosts sharing a spool never break each other's live locks), or
- * when it is older than stale_secs, whoever made it.  "now" is the mtime
- * of our own temporary file, so clock skew with an NFS server is moot.
+ * The pid in a dotlock, and whether it names a process of this host:
+ * liblockfile writes a bare pid (taken as local), pop3d "pid hostname" so
+ * that hosts sharing a spool never judge each other's pids.  0: none.
  */
-static int
-dotlock_stale(const struct maildrop *md, time_t now)
+static long
+dotlock_pid(const struct maildrop *md, int *local)
 {
 	char buf[128], host[64];
-	struct stat st;
 	ssize_t n;
 	long pid;
 	char *end;
 	int fd;
 
-	if (lstat(md->lockpath, &st) != 0)
-		return 0;
-	if (now - st.st_mtime > md->cfg.stale_secs)
-		return 1;
+	*local = 0;
 	if ((fd = open(md->lockpath, O_RDONLY | O_NOFOLLOW | O_CLOEXEC |
 	    O_NONBLOCK)) < 0)
 		return 0;
@@ -358,14 +357,37 @@ dotlock_stale(const struct maildrop *md, time_t now)
 	pid = strtol(buf, &end, 10);
 	if (errno != 0 || end == buf || pid <= 0 || pid > INT_MAX)
 		return 0;
+	*local = 1;
 	if (*end == ' ') {
 		end++;
 		end[strcspn(end, "\r\n")] = '\0';
-		if (gethostname(host, sizeof(host)) != 0 ||
-		    strncmp(end, host, sizeof(host)) != 0)
-			return 0;
+		*local = gethostname(host, sizeof(host)) == 0 &&
+		    strncmp(end, host, sizeof(host)) == 0;
 	}
-	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	return pid;
+}
+
+/*
+ * As liblockfile judges it: a lock naming a process of this host is
+ * stale exactly when that process is gone; any other lock (no pid, as
+ * procmail and plain dotlockfile write, or another host's) when it is
+ * older than stale_secs.  "now" is the mtime of our own temporary file,
+ * so clock skew with an NFS server is moot.  Holders of long locks keep
+ * them fresh (see lock_refresh).
+ */
+static int
+dotlock_stale(const struct maildrop *md, time_t now)
+{
+	struct stat st;
+	long pid;
+	int local;
+
+	if (lstat(md->lockpath, &st) != 0)
+		return 0;
+	pid = dotlock_pid(md, &local);
+	if (pid > 0 && local)
+		return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	return now - st.st_mtime > md->cfg.stale_secs;
 }
 
 /*
@@ -481,6 +503,7 @@ lock_take(struct maildrop *md, const char **why)
 					    "fcntl only", md->lockpath);
 				md->have_fcntl = 1;
 				md->have_dot = d == TRY_OK;
+				md->lock_touched = start.tv_sec;
 				return MD_OK;
 			}
 			fcntl_release(md);
@@ -501,6 +524,23 @@ lock_take(struct maildrop *md, const char **why)
 	}
 	(void)sigprocmask(SIG_SETMASK, &md->oldmask, NULL);
 	return MD_TEMP;
+}
+
+/* A long update touches its dotlock so no one takes it for stale. */
+static void
+lock_refresh(struct maildrop *md)
+{
+	struct timespec now;
+
+	if (!md->have_dot)
+		return;
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	if (now.tv_sec - md->lock_touched < LOCK_REFRESH_SECS)
+		return;
+	md->lock_touched = now.tv_sec;
+	if (utimensat(AT_FDCWD, md->lockpath, NULL, AT_SYMLINK_NOFOLLOW) != 0)
+		syslog(LOG_WARNING, "touch %s: %s", md->lockpath,
+		    strerror(errno));
 }
 
 static void
@@ -1576,7 +1616,10 @@ copy_range(struct maildrop *md, int from, uint64_t off, uint64_t len,
 	}
 	while (len > 0) {
 		size_t n = len > SCAN_BUF ? SCAN_BUF : (size_t)len;
-		ssize_t r = pread_full(from, md->buf, n, off);
+		ssize_t r;
+
+		lock_refresh(md);
+		r = pread_full(from, md->buf, n, off);
 		if (r != (ssize_t)n) {
 			if (r >= 0)
 				errno = EIO;
