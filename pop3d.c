@@ -27,6 +27,8 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -333,6 +335,16 @@ check_setup(struct config *cfg)
 		startup_error("--tls needs --tls-cert and --tls-key");
 		return EXIT_SETUP;
 	}
+	if (cfg->cert != NULL && !readable_file(cfg->cert)) {
+		startup_error("cannot read --tls-cert file %s: %s", cfg->cert,
+		    strerror(errno));
+		return EXIT_SETUP;
+	}
+	if (cfg->key != NULL && !readable_file(cfg->key)) {
+		startup_error("cannot read --tls-key file %s: %s", cfg->key,
+		    strerror(errno));
+		return EXIT_SETUP;
+	}
 	if (cfg->cert != NULL &&
 	    (cfg->tls = tls_load(cfg->cert, cfg->key, &why)) == NULL) {
 		startup_error("%s", why);
@@ -439,31 +451,31 @@ chan_printf(struct chan *c, const char *fmt, ...)
 	    sizeof(buf) - 1);
 }
 
-/* Is more client input here already (so replies may stay corked)? */
-static int
-chan_input_ready(struct chan *c)
-{
-	if (tls_pending(c->tls) > 0)
-		return 1;
-	return wait_fd(c->rfd, POLLIN, 0) == 0;
-}
-
+/*
+ * Read input into c->in, waiting at most timeout_ms; -1 with errno
+ * ETIMEDOUT when none came.  With 0 it answers "is more input here
+ * already?" by reading it: over TLS a readable socket may hold only part
+ * of a record, or a record without data (a KeyUpdate), which is no
+ * reason to keep replies corked.
+ */
 static ssize_t
-chan_read(struct chan *c)
+chan_read(struct chan *c, int timeout_ms)
 {
 	char *p = c->in + c->in_len;
 	size_t room = IN_BUF - c->in_len;
 	ssize_t n;
 
 	if (c->tls != NULL)
-		return tls_read(c->tls, p, room, c->timeout_ms);
+		return tls_read(c->tls, p, room, timeout_ms);
+	if (timeout_ms == 0 && wait_fd(c->rfd, POLLIN, 0) != 0)
+		return -1;	/* a terminal blocks: ask poll first */
 	for (;;) {
 		if ((n = read(c->rfd, p, room)) >= 0)
 			return n;
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN || wait_fd(c->rfd, POLLIN,
-		    c->timeout_ms) != 0)
+		    timeout_ms) != 0)
 			return -1;
 	}
 }
@@ -522,9 +534,13 @@ chan_getline(struct chan *c, char *line, size_t *len)
 		chan_compact(c);
 		if (c->eof)
 			return GL_EOF;
-		if (!chan_input_ready(c) && chan_flush(c) != 0)
-			return GL_ERROR;
-		if ((n = chan_read(c)) < 0)
+		/* PIPELINING: replies go out when no input is waiting */
+		if ((n = chan_read(c, 0)) < 0 && errno == ETIMEDOUT) {
+			if (chan_flush(c) != 0)
+				return GL_ERROR;
+			n = chan_read(c, c->timeout_ms);
+		}
+		if (n < 0)
 			return errno == ETIMEDOUT ? GL_TIMEOUT : GL_ERROR;
 		if (n == 0)
 			c->eof = 1;
@@ -1366,6 +1382,12 @@ run_session(struct config *cfg)
 	s.ch->timeout_ms = cfg->timeout * 1000;
 	set_nonblocking(0);
 	set_nonblocking(1);
+	/* replies are corked per input batch already; Nagle would hold a
+	   small last write (a TLS record after a NewSessionTicket, the end
+	   of a RETR) for the client's delayed ACK, 40 ms a time.  Not TCP
+	   (a pipe, a unix socket): nothing to do, so the error is moot. */
+	(void)setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
 	peer_address(s.peer, sizeof(s.peer));
 	if (cfg->implicit_tls) {
 		if (tls_start(cfg->tls, 0, 1, s.ch->timeout_ms, &why) != 0) {
@@ -1508,6 +1530,14 @@ main(int argc, char **argv)
 	cfg.auth.min_uid = DEFAULT_MIN_UID;
 	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	(void)signal(SIGPIPE, SIG_IGN);
+#if !defined(__SANITIZE_ADDRESS__)
+	/* the TLS key and passwords pass through this process: no core
+	   dump and no ptrace by the user it becomes, whatever
+	   fs.suid_dumpable says (LeakSanitizer needs it, hence the #if) */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		syslog(LOG_WARNING, "prctl(PR_SET_DUMPABLE): %s",
+		    strerror(errno));
+#endif
 	if ((r = parse_options(argc, argv, &cfg)) >= 0)
 		return r;
 	if (cfg.recover)

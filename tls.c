@@ -31,7 +31,7 @@ struct tls {
 static const char *
 ssl_reason(struct tls *t, const char *what)
 {
-	unsigned long e = ERR_peek_last_error();
+	unsigned long e = ERR_peek_error();	/* the first: the cause */
 	char buf[200];
 
 	if (e != 0) {
@@ -41,6 +41,18 @@ ssl_reason(struct tls *t, const char *what)
 		(void)snprintf(t->err, sizeof(t->err), "%s", what);
 	ERR_clear_error();
 	return t->err;
+}
+
+/* Keys must not be encrypted: OpenSSL would prompt for the pass phrase
+   on stderr and read it from stdin -- under inetd, the client. */
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return -1;
 }
 
 struct tls *
@@ -54,39 +66,51 @@ tls_load(const char *cert, const char *key, const char **why)
 		return NULL;
 	}
 	if ((t->ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
-		*why = ssl_reason(t, "cannot create a TLS context");
+		(void)snprintf(err, sizeof(err), "%s",
+		    ssl_reason(t, "cannot create a TLS context"));
 		goto fail;
 	}
 	/* TLS 1.2 at least; no compression (CRIME), no renegotiation */
 	if (SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION) != 1) {
-		*why = ssl_reason(t, "cannot require TLS 1.2");
+		(void)snprintf(err, sizeof(err), "%s",
+		    ssl_reason(t, "cannot require TLS 1.2"));
 		goto fail;
 	}
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION |
 	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	/* one session per process and a fresh ticket key in each: a
+	   session ticket could never be used */
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET);
+	(void)SSL_CTX_set_num_tickets(t->ctx, 0);
 	SSL_CTX_set_mode(t->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_default_passwd_cb(t->ctx, no_passphrase);
 	if (SSL_CTX_use_certificate_chain_file(t->ctx, cert) != 1) {
-		(void)snprintf(err, sizeof(err), "certificate %s: %s", cert,
-		    ssl_reason(t, "cannot load"));
-		*why = err;
+		(void)snprintf(err, sizeof(err), "certificate %s: not a PEM "
+		    "certificate chain (%s)", cert, ssl_reason(t, "OpenSSL"));
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(t->ctx, key, SSL_FILETYPE_PEM) != 1) {
-		(void)snprintf(err, sizeof(err), "key %s: %s", key,
-		    ssl_reason(t, "cannot load"));
-		*why = err;
+		if (ERR_GET_REASON(ERR_peek_error()) ==
+		    X509_R_KEY_VALUES_MISMATCH)
+			(void)snprintf(err, sizeof(err), "key %s does not "
+			    "match certificate %s", key, cert);
+		else
+			(void)snprintf(err, sizeof(err), "key %s: not an "
+			    "unencrypted PEM private key (%s)", key,
+			    ssl_reason(t, "OpenSSL"));
 		goto fail;
 	}
 	if (SSL_CTX_check_private_key(t->ctx) != 1) {
 		(void)snprintf(err, sizeof(err), "key %s does not match "
 		    "certificate %s", key, cert);
-		*why = err;
 		goto fail;
 	}
 	return t;
 fail:
+	ERR_clear_error();
+	*why = err;
 	SSL_CTX_free(t->ctx);
 	free(t);
 	return NULL;
@@ -215,12 +239,6 @@ tls_write(struct tls *t, const void *buf, size_t len, int timeout_ms)
 		if (wait_io(t, e, timeout_ms, &t0) != 0)
 			return -1;
 	}
-}
-
-int
-tls_pending(const struct tls *t)
-{
-	return t != NULL && t->active ? SSL_pending(t->ssl) : 0;
 }
 
 int

@@ -26,9 +26,6 @@ ssize_t tls_read(struct tls *t, void *buf, size_t len, int timeout_ms);
 ssize_t tls_write(struct tls *t, const void *buf, size_t len,
     int timeout_ms);
 
-/* Decrypted bytes OpenSSL holds that the next tls_read() returns. */
-int tls_pending(const struct tls *t);
-
 /* Is a TLS session running (after a successful tls_start)? */
 int tls_active(const struct tls *t);
 
