@@ -55,8 +55,12 @@
  */
 #define MAX_MSGS	2000000u
 
-/* Fingerprinted blocks: big enough that a MAC init per block is noise,
-   small enough that proving one message reads little around it. */
+/*
+ * Fingerprinted blocks end at the first message start after this many
+ * bytes: big enough that a MAC init per block is noise, small enough that
+ * proving one message reads little around it.  Blocks never split a
+ * message, so there are never more blocks than messages.
+ */
 #define TAG_BLOCK	(1024 * 1024)
 #define TAG_LEN		16
 
@@ -86,6 +90,12 @@ struct md_msg {
 	uint32_t flags;
 };
 
+struct md_block {
+	uint64_t off;		/* where it starts: a From_ line */
+	unsigned char tag[TAG_LEN];
+	unsigned char ok;	/* proven since vsnap */
+};
+
 struct md_digest {
 	unsigned char d[16];	/* SHA-256 of From_ line and body, truncated */
 	uint32_t dup;		/* 1 for the first of identical copies, ... */
@@ -109,10 +119,9 @@ struct maildrop {
 	char *ibuf, *obuf;	/* RETR: SEND_CHUNK in, twice that out */
 	EVP_MAC *mac;		/* Poly1305, for the block fingerprints */
 	unsigned char key[32];	/* random, this process only */
-	unsigned char (*tags)[TAG_LEN];	/* one per TAG_BLOCK as indexed */
-	unsigned char *tag_ok;	/* block proven since vsnap */
-	size_t ntags;
-	struct stat vsnap;	/* the file when tag_ok was last true */
+	struct md_block *blk;	/* fingerprints of the file as indexed */
+	unsigned nblk, blkcap;
+	struct stat vsnap;	/* the file when the ok flags were set */
 };
 
 /* ---------------------------------------------------------------- */
@@ -592,6 +601,10 @@ struct scanner {
 	int in_header;		/* first message's header (X-IMAP check) */
 	int hashing;		/* bytes from hash_from on belong to m */
 	const char *hash_from;
+	EVP_MAC_CTX *tag;	/* NULL: no fingerprints wanted */
+	int have_blk;		/* a block is being tagged */
+	const char *tag_from;	/* bytes from here on not yet tagged */
+	uint64_t blk_off;	/* start of the block being tagged */
 	char last_byte;		/* last byte of the previous buffer */
 	int stopped;
 };
@@ -639,6 +652,48 @@ scan_finish_msg(struct scanner *s)
 	return 0;
 }
 
+/*
+ * Close the block being tagged at p (file offset off; p NULL at the end
+ * of the file) and, unless at the end, open the next one there.
+ */
+static int
+tag_cut(struct scanner *s, const char *p, uint64_t off)
+{
+	struct maildrop *md = s->md;
+	size_t len;
+
+	if (s->have_blk) {
+		if (p != NULL && p > s->tag_from &&
+		    EVP_MAC_update(s->tag, (const unsigned char *)s->tag_from,
+		    (size_t)(p - s->tag_from)) != 1)
+			return -1;
+		if (EVP_MAC_final(s->tag, md->blk[md->nblk - 1].tag, &len,
+		    TAG_LEN) != 1)
+			return -1;
+		s->have_blk = 0;
+	}
+	if (p == NULL)
+		return 0;
+	if (md->nblk == md->blkcap) {
+		unsigned cap = md->blkcap == 0 ? 64 : md->blkcap * 2;
+		struct md_block *n;
+
+		if (cap > MAX_MSGS ||
+		    (n = realloc(md->blk, cap * sizeof(*n))) == NULL)
+			return -1;
+		md->blk = n;
+		md->blkcap = cap;
+	}
+	memset(&md->blk[md->nblk], 0, sizeof(md->blk[0]));
+	md->blk[md->nblk++].off = off;
+	if (EVP_MAC_init(s->tag, md->key, sizeof(md->key), NULL) != 1)
+		return -1;
+	s->have_blk = 1;
+	s->blk_off = off;
+	s->tag_from = p;
+	return 0;
+}
+
 /* A line starts at p (file offset off); avail bytes of it are here. */
 static int
 scan_line_start(struct scanner *s, const char *p, size_t avail,
@@ -649,6 +704,9 @@ scan_line_start(struct scanner *s, const char *p, size_t avail,
 
 	s->line_off = off;
 	s->line_is_sep = sep;
+	if (sep && s->tag != NULL && (off == s->from ||
+	    off - s->blk_off >= TAG_BLOCK) && tag_cut(s, p, off) != 0)
+		return -1;
 	if (sep) {
 		if (scan_finish_msg(s) != 0)
 			return -1;
@@ -752,6 +810,14 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 		scan_hash(s, s->hash_from, (size_t)(p - s->hash_from));
 		s->hash_from = p;
 	}
+	if (s->have_blk && p > s->tag_from) {
+		if (EVP_MAC_update(s->tag, (const unsigned char *)s->tag_from,
+		    (size_t)(p - s->tag_from)) != 1) {
+			s->stopped = 1;
+			return 0;
+		}
+		s->tag_from = p;
+	}
 	if (p > buf)
 		s->last_byte = p[-1];
 	return (size_t)(p - buf);
@@ -761,14 +827,10 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 #define SCAN_DIGESTS	1	/* SHA-256 of each message, for UIDL */
 #define SCAN_TAGS	2	/* the block fingerprints (from 0 only) */
 
-static int tags_feed(struct maildrop *md, EVP_MAC_CTX *ctx,
-    const char *p, size_t n, uint64_t off);
-
 static enum md_status
 scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
     scan_fn *fn, void *arg, const char **why)
 {
-	EVP_MAC_CTX *tags = NULL;
 	struct scanner s;
 	uint64_t off = from;
 	size_t carry = 0, used;
@@ -780,7 +842,7 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 	s.arg = arg;
 	s.from = from;
 	if (((flags & SCAN_DIGESTS) && (s.hash = EVP_MD_CTX_new()) ==
-	    NULL) || ((flags & SCAN_TAGS) && (tags = EVP_MAC_CTX_new(md->mac))
+	    NULL) || ((flags & SCAN_TAGS) && (s.tag = EVP_MAC_CTX_new(md->mac))
 	    == NULL) || (md->buf == NULL &&
 	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL)) {
 		*why = "out of memory";
@@ -803,13 +865,8 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 			st = MD_TEMP;
 			goto out;
 		}
-		if (tags != NULL && tags_feed(md, tags, md->buf + carry,
-		    (size_t)n, off) != 0) {
-			*why = "cannot fingerprint the mailbox";
-			st = MD_TEMP;
-			goto out;
-		}
 		s.hash_from = md->buf;
+		s.tag_from = md->buf;
 		used = scan_buffer(&s, md->buf, carry + (size_t)n,
 		    off - carry, off + (uint64_t)n == to);
 		if (s.stopped)
@@ -823,6 +880,8 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 		if (s.in_line)
 			scan_line_end(&s, md->buf, NULL, to);
 		(void)scan_finish_msg(&s);
+		if (s.tag != NULL && s.have_blk && tag_cut(&s, NULL, to) != 0)
+			s.stopped = 1;
 	}
 	if (s.stopped) {
 		*why = "mailbox was changed by another program";
@@ -830,7 +889,7 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 	}
 out:
 	EVP_MD_CTX_free(s.hash);
-	EVP_MAC_CTX_free(tags);
+	EVP_MAC_CTX_free(s.tag);
 	return st;
 }
 
@@ -840,8 +899,9 @@ out:
  * Between login and QUIT the file is not locked, and mail delivered
  * meanwhile changes its size and times, so metadata cannot tell an append
  * from a rewrite -- nor can From_ lines and sizes, which cron mail, say,
- * shares.  So while indexing, every TAG_BLOCK of the file gets a Poly1305
- * tag under a random key of this process (OpenSSL's EVP_MAC, ~10 GB/s).
+ * shares.  So while indexing, the file is cut into blocks of whole
+ * messages, about TAG_BLOCK each, and every block gets a Poly1305 tag
+ * under a random key of this process (OpenSSL's EVP_MAC, ~10 GB/s).
  * Once the file has changed, whatever is read as "what the client saw"
  * (a message to send, the bytes an update keeps or cuts, the digests of
  * UIDL) is first proven against the tags of the blocks it lies in.  The
@@ -849,50 +909,24 @@ out:
  */
 
 static int
-tags_feed(struct maildrop *md, EVP_MAC_CTX *ctx, const char *p, size_t n,
-    uint64_t off)
-{
-	size_t len;
-
-	while (n > 0) {
-		uint64_t b = off / TAG_BLOCK, bend = (b + 1) * TAG_BLOCK;
-		size_t take = n < bend - off ? n : (size_t)(bend - off);
-
-		if (off % TAG_BLOCK == 0 &&
-		    EVP_MAC_init(ctx, md->key, sizeof(md->key), NULL) != 1)
-			return -1;
-		if (EVP_MAC_update(ctx, (const unsigned char *)p, take) != 1)
-			return -1;
-		p += take;
-		n -= take;
-		off += take;
-		if ((off == bend || off == md->size) &&
-		    EVP_MAC_final(ctx, md->tags[b], &len, TAG_LEN) != 1)
-			return -1;
-	}
-	return 0;
-}
-
-static int
 tags_setup(struct maildrop *md)
 {
-	md->ntags = (size_t)((md->size + TAG_BLOCK - 1) / TAG_BLOCK);
-	if ((md->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL ||
-	    getrandom(md->key, sizeof(md->key), 0) != (ssize_t)sizeof(md->key))
-		return -1;
-	if (md->ntags == 0)
-		return 0;
-	md->tags = calloc(md->ntags, sizeof(*md->tags));
-	md->tag_ok = calloc(md->ntags, 1);
-	return md->tags != NULL && md->tag_ok != NULL ? 0 : -1;
+	return (md->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) != NULL &&
+	    getrandom(md->key, sizeof(md->key), 0) ==
+	    (ssize_t)sizeof(md->key) ? 0 : -1;
+}
+
+static uint64_t
+block_end(const struct maildrop *md, unsigned b)
+{
+	return b + 1 < md->nblk ? md->blk[b + 1].off : md->size;
 }
 
 /* Does block b still hold the bytes it held when indexed? */
 static int
-block_intact(struct maildrop *md, size_t b)
+block_intact(struct maildrop *md, unsigned b)
 {
-	uint64_t off = (uint64_t)b * TAG_BLOCK;
-	uint64_t end = off + TAG_BLOCK < md->size ? off + TAG_BLOCK : md->size;
+	uint64_t off = md->blk[b].off, end = block_end(md, b);
 	unsigned char tag[TAG_LEN];
 	EVP_MAC_CTX *ctx;
 	size_t len;
@@ -912,10 +946,26 @@ block_intact(struct maildrop *md, size_t b)
 		off += n;
 	}
 	ok = EVP_MAC_final(ctx, tag, &len, sizeof(tag)) == 1 &&
-	    CRYPTO_memcmp(tag, md->tags[b], TAG_LEN) == 0;
+	    CRYPTO_memcmp(tag, md->blk[b].tag, TAG_LEN) == 0;
 out:
 	EVP_MAC_CTX_free(ctx);
 	return ok;
+}
+
+/* The block holding offset off (blocks are sorted and cover the file). */
+static unsigned
+block_of(const struct maildrop *md, uint64_t off)
+{
+	unsigned lo = 0, hi = md->nblk;
+
+	while (hi - lo > 1) {
+		unsigned mid = lo + (hi - lo) / 2;
+		if (md->blk[mid].off <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
 }
 
 /*
@@ -936,15 +986,17 @@ range_intact(struct maildrop *md, uint64_t from, uint64_t to)
 	    (uint64_t)st.st_size < md->size)
 		return 0;
 	if (!same_snapshot(&st, &md->vsnap)) {
-		if (md->ntags > 0)
-			memset(md->tag_ok, 0, md->ntags);
+		for (unsigned b = 0; b < md->nblk; b++)
+			md->blk[b].ok = 0;
 		md->vsnap = st;
 	}
-	for (size_t b = (size_t)(from / TAG_BLOCK); from < to &&
-	    b <= (size_t)((to - 1) / TAG_BLOCK); b++) {
-		if (!md->tag_ok[b] && !block_intact(md, b))
+	if (from >= to || md->nblk == 0)
+		return 1;
+	for (unsigned b = block_of(md, from); b < md->nblk &&
+	    md->blk[b].off < to; b++) {
+		if (!md->blk[b].ok && !block_intact(md, b))
 			return 0;
-		md->tag_ok[b] = 1;
+		md->blk[b].ok = 1;
 	}
 	return 1;
 }
@@ -1159,8 +1211,7 @@ maildrop_close(struct maildrop *md)
 	free(md->buf);
 	free(md->ibuf);
 	free(md->obuf);
-	free(md->tags);
-	free(md->tag_ok);
+	free(md->blk);
 	EVP_MAC_free(md->mac);
 	explicit_bzero(md->key, sizeof(md->key));
 	free(md);

@@ -128,11 +128,11 @@ by_hand_says() {
 	# pop3s: the client expects a handshake, gets the one line and EOF
 	run raw_session "$p2" ''
 	[ "$output" = "$BAD_SETUP" ]
-	syslog_wait "pop3d\[[0-9]+\]: certificate $T/no-cert.pem: cannot load"
-	syslog_wait "pop3d\[[0-9]+\]: certificate $BADCERT: cannot load"
-	by_hand_says "certificate $T/no-cert.pem: cannot load" \
+	syslog_wait "pop3d\[[0-9]+\]: cannot read --tls-cert file $T/no-cert.pem: No such file"
+	syslog_wait "pop3d\[[0-9]+\]: certificate $BADCERT: not a PEM certificate"
+	by_hand_says "cannot read --tls-cert file $T/no-cert.pem: No such file" \
 	    --tls-cert "$T/no-cert.pem" --tls-key "$KEY"
-	by_hand_says "certificate $BADCERT: cannot load" \
+	by_hand_says "certificate $BADCERT: not a PEM certificate" \
 	    --tls --tls-cert "$BADCERT" --tls-key "$KEY"
 }
 
