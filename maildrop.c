@@ -1073,7 +1073,7 @@ index_mailbox(struct maildrop *md, const char **why)
 	md->vsnap = md->snap;
 	if ((st = check_mbox_start(md, md->size, why)) != MD_OK)
 		return st;
-	if (tags_setup(md) != 0) {
+	if (md->size > 0 && tags_setup(md) != 0) {
 		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
 		*why = "cannot fingerprint the mailbox";
 		return MD_TEMP;

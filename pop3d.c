@@ -34,6 +34,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <openssl/crypto.h>
+
 #include "auth.h"
 #include "maildrop.h"
 #include "tls.h"
@@ -1542,6 +1544,14 @@ main(int argc, char **argv)
 		return r;
 	if (cfg.recover)
 		return run_recover(argc - optind, argv + optind);
+	/* Without TLS, OpenSSL serves only as a library of MACs and hashes:
+	   its configuration file (parsed on first use, about 0.5 ms) is for
+	   TLS policy, so it is read only when TLS is configured. */
+	if (cfg.cert == NULL &&
+	    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+		startup_error("cannot initialise OpenSSL");
+		return EXIT_INTERNAL;
+	}
 	if ((r = check_setup(&cfg)) >= 0)
 		return r;
 	if (cfg.check_user != NULL)
