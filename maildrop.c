@@ -1078,7 +1078,8 @@ index_mailbox(struct maildrop *md, const char **why)
 		*why = "cannot fingerprint the mailbox";
 		return MD_TEMP;
 	}
-	st = scan(md, 0, md->size, SCAN_TAGS, index_add, NULL, why);
+	st = md->size == 0 ? MD_OK :
+	    scan(md, 0, md->size, SCAN_TAGS, index_add, NULL, why);
 	if (st == MD_TEMP && md->nmsg >= MAX_MSGS) {
 		syslog(LOG_ERR, "%s has more than %u messages", md->path,
 		    MAX_MSGS);
