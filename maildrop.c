@@ -41,6 +41,7 @@
 
 /* RETR reads this much at a time; the converted output is at most 2x. */
 #define SEND_CHUNK	(256 * 1024)
+#define TOP_FIRST_READ	(16 * 1024)
 
 /*
  * A line head this long is enough to classify the line ("From x",
@@ -85,7 +86,6 @@ struct md_msg {
 	uint64_t off;		/* first byte of the From_ line */
 	uint64_t end;		/* end of the body (before the blank line) */
 	uint64_t size;		/* octets RETR sends, RFC 1939 "exact size" */
-	uint64_t sep_hash;	/* FNV-1a of the From_ line, to spot changes */
 	uint32_t sep_len;	/* From_ line length with its LF */
 	uint32_t flags;
 };
@@ -143,18 +143,6 @@ get64(const unsigned char *p)
 		v = v << 8 | p[i];
 	return v;
 }
-
-/* FNV-1a: not for security, only to notice that a From_ line changed. */
-static uint64_t
-fnv1a(uint64_t h, const char *p, size_t n)
-{
-	while (n-- > 0) {
-		h ^= (unsigned char)*p++;
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
-#define FNV_INIT 0xcbf29ce484222325ULL
 
 static char *
 str_concat(const char *a, const char *b)
@@ -570,14 +558,13 @@ lock_release(struct maildrop *md)
 }
 
 /* ---------------------------------------------------------------- */
-/* The scanner: one streaming pass over [from, to) that finds every  */
-/* message, its exact size and, when asked, a digest of its bytes.   */
+/* The scanner: one streaming pass that finds every message and its  */
+/* exact size, and fingerprints the file in blocks of whole messages. */
 
 struct scan_msg {
-	uint64_t off, end, size, sep_hash;
+	uint64_t off, end, size;
 	uint32_t sep_len;
 	int hidden;
-	unsigned char digest[16];
 };
 
 /* Called for each message found; returns 0 to go on, -1 to stop. */
@@ -588,7 +575,6 @@ struct scanner {
 	struct maildrop *md;
 	scan_fn *fn;
 	void *arg;
-	EVP_MD_CTX *hash;	/* NULL: no digests wanted */
 	uint64_t from;
 	struct scan_msg m;
 	int have_msg;
@@ -599,8 +585,6 @@ struct scanner {
 	uint64_t pend_off;
 	unsigned pend_len;
 	int in_header;		/* first message's header (X-IMAP check) */
-	int hashing;		/* bytes from hash_from on belong to m */
-	const char *hash_from;
 	EVP_MAC_CTX *tag;	/* NULL: no fingerprints wanted */
 	int have_blk;		/* a block is being tagged */
 	const char *tag_from;	/* bytes from here on not yet tagged */
@@ -623,28 +607,12 @@ is_imap_header(const char *p, size_t avail)
 	    (avail >= 11 && strncasecmp(p, "X-IMAPbase:", 11) == 0);
 }
 
-static void
-scan_hash(struct scanner *s, const char *p, size_t n)
-{
-	if (s->hash != NULL && n > 0)
-		(void)EVP_DigestUpdate(s->hash, p, n);
-}
-
 static int
 scan_finish_msg(struct scanner *s)
 {
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned dlen;
-
 	if (!s->have_msg)
 		return 0;
-	if (s->hash != NULL) {
-		if (EVP_DigestFinal_ex(s->hash, d, &dlen) != 1)
-			return -1;
-		memcpy(s->m.digest, d, sizeof(s->m.digest));
-	}
 	s->have_msg = 0;
-	s->hashing = 0;
 	if (s->fn(s->md, &s->m, s->arg) != 0) {
 		s->stopped = 1;
 		return -1;
@@ -713,15 +681,9 @@ scan_line_start(struct scanner *s, const char *p, size_t avail,
 		memset(&s->m, 0, sizeof(s->m));
 		s->m.off = off;
 		s->m.end = off;
-		s->m.sep_hash = FNV_INIT;
 		s->have_msg = 1;
 		s->in_header = off == 0;
 		s->pending = 0;
-		if (s->hash != NULL &&
-		    EVP_DigestInit_ex(s->hash, EVP_sha256(), NULL) != 1)
-			return -1;
-		s->hashing = 1;
-		s->hash_from = p;
 		return 0;
 	}
 	if (!s->have_msg)
@@ -730,10 +692,7 @@ scan_line_start(struct scanner *s, const char *p, size_t avail,
 		/* the blank line was part of the body after all */
 		s->m.size += 2;
 		s->m.end = s->pend_off + s->pend_len;
-		scan_hash(s, "\r\n" + (s->pend_len == 1), s->pend_len);
 		s->pending = 0;
-		s->hashing = 1;
-		s->hash_from = p;
 	}
 	if (s->in_header && is_imap_header(p, avail) &&
 	    s->md->nmsg == 0)
@@ -758,11 +717,6 @@ scan_line_end(struct scanner *s, const char *buf, const char *q,
 	if (q != NULL && (len == 1 || (len == 2 && cr))) {
 		/* an empty line: the body's end, unless more body follows */
 		s->in_header = 0;
-		if (s->hashing) {
-			const char *ls = q + 1 - len;
-			scan_hash(s, s->hash_from, (size_t)(ls - s->hash_from));
-			s->hashing = 0;
-		}
 		s->pending = 1;
 		s->pend_off = s->line_off;
 		s->pend_len = (unsigned)len;
@@ -795,9 +749,6 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 			}
 			s->in_line = 1;
 		}
-		if (s->line_is_sep)
-			s->m.sep_hash = fnv1a(s->m.sep_hash, p,
-			    (size_t)((q != NULL ? q + 1 : e) - p));
 		if (q == NULL) {
 			p = e;
 			break;
@@ -805,10 +756,6 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 		scan_line_end(s, buf, q, base + (uint64_t)(q + 1 - buf));
 		s->in_line = 0;
 		p = q + 1;
-	}
-	if (s->hashing && p > s->hash_from) {
-		scan_hash(s, s->hash_from, (size_t)(p - s->hash_from));
-		s->hash_from = p;
 	}
 	if (s->have_blk && p > s->tag_from) {
 		if (EVP_MAC_update(s->tag, (const unsigned char *)s->tag_from,
@@ -823,13 +770,9 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 	return (size_t)(p - buf);
 }
 
-/* What scan() computes besides finding messages. */
-#define SCAN_DIGESTS	1	/* SHA-256 of each message, for UIDL */
-#define SCAN_TAGS	2	/* the block fingerprints (from 0 only) */
-
 static enum md_status
-scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
-    scan_fn *fn, void *arg, const char **why)
+scan(struct maildrop *md, uint64_t from, uint64_t to, scan_fn *fn,
+    void *arg, const char **why)
 {
 	struct scanner s;
 	uint64_t off = from;
@@ -841,9 +784,7 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 	s.fn = fn;
 	s.arg = arg;
 	s.from = from;
-	if (((flags & SCAN_DIGESTS) && (s.hash = EVP_MD_CTX_new()) ==
-	    NULL) || ((flags & SCAN_TAGS) && (s.tag = EVP_MAC_CTX_new(md->mac))
-	    == NULL) || (md->buf == NULL &&
+	if ((s.tag = EVP_MAC_CTX_new(md->mac)) == NULL || (md->buf == NULL &&
 	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL)) {
 		*why = "out of memory";
 		st = MD_TEMP;
@@ -865,7 +806,6 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 			st = MD_TEMP;
 			goto out;
 		}
-		s.hash_from = md->buf;
 		s.tag_from = md->buf;
 		used = scan_buffer(&s, md->buf, carry + (size_t)n,
 		    off - carry, off + (uint64_t)n == to);
@@ -888,7 +828,6 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, int flags,
 		st = MD_TEMP;
 	}
 out:
-	EVP_MD_CTX_free(s.hash);
 	EVP_MAC_CTX_free(s.tag);
 	return st;
 }
@@ -1030,7 +969,6 @@ index_add(struct maildrop *md, const struct scan_msg *m, void *arg)
 	e->off = m->off;
 	e->end = m->end;
 	e->size = m->size;
-	e->sep_hash = m->sep_hash;
 	e->sep_len = m->sep_len;
 	e->flags = m->hidden && md->nmsg == 1 ? F_HIDDEN : 0;
 	return 0;
@@ -1079,7 +1017,7 @@ index_mailbox(struct maildrop *md, const char **why)
 		return MD_TEMP;
 	}
 	st = md->size == 0 ? MD_OK :
-	    scan(md, 0, md->size, SCAN_TAGS, index_add, NULL, why);
+	    scan(md, 0, md->size, index_add, NULL, why);
 	if (st == MD_TEMP && md->nmsg >= MAX_MSGS) {
 		syslog(LOG_ERR, "%s has more than %u messages", md->path,
 		    MAX_MSGS);
@@ -1293,30 +1231,6 @@ maildrop_delete_stats(const struct maildrop *md, unsigned *count,
 /* UIDL: a digest of each message's From_ line and body, computed    */
 /* the first time a client asks, so STAT-only sessions never pay.    */
 
-struct verify {
-	unsigned i;
-	int store;	/* store digests into md->dig */
-};
-
-/* Does message m, found again, match index entry v->i? */
-static int
-verify_msg(struct maildrop *md, const struct scan_msg *m, void *arg)
-{
-	struct verify *v = arg;
-	const struct md_msg *e;
-
-	if (v->i >= md->nmsg)
-		return -1;
-	e = &md->msg[v->i];
-	if (m->off != e->off || m->end != e->end || m->size != e->size ||
-	    m->sep_len != e->sep_len || m->sep_hash != e->sep_hash)
-		return -1;
-	if (v->store)
-		memcpy(md->dig[v->i].d, m->digest, sizeof(m->digest));
-	v->i++;
-	return 0;
-}
-
 static int
 digest_cmp(const void *a, const void *b, void *arg)
 {
@@ -1349,37 +1263,81 @@ number_duplicates(struct maildrop *md)
 	return 0;
 }
 
+/*
+ * A message's digest is SHA-256 over its From_ line and body, which lie
+ * contiguous in [off, end): big sequential reads, each message's part fed
+ * to its own digest, no second look at lines.  The bytes are first proven
+ * to be the indexed ones.
+ */
+static enum md_status
+hash_messages(struct maildrop *md)
+{
+	unsigned char d[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *h;
+	uint64_t off = md->msg[0].off;
+	unsigned i = 0;
+	int open = 0;
+
+	if ((h = EVP_MD_CTX_new()) == NULL || (md->buf == NULL &&
+	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL)) {
+		EVP_MD_CTX_free(h);
+		return MD_TEMP;
+	}
+	while (i < md->nmsg) {
+		size_t n = md->size - off > SCAN_BUF ? SCAN_BUF :
+		    (size_t)(md->size - off);
+		uint64_t cend = off + n;
+
+		if (n == 0 || pread_full(md->fd, md->buf, n, off) !=
+		    (ssize_t)n)
+			break;
+		for (; i < md->nmsg; i++) {
+			const struct md_msg *m = &md->msg[i];
+			uint64_t a = m->off > off ? m->off : off;
+			uint64_t b = m->end < cend ? m->end : cend;
+
+			if (!open && EVP_DigestInit_ex(h, EVP_sha256(), NULL) !=
+			    1)
+				goto out;
+			open = 1;
+			if (b > a && EVP_DigestUpdate(h, md->buf + (a - off),
+			    (size_t)(b - a)) != 1)
+				goto out;
+			if (m->end > cend)
+				break;	/* goes on in the next read */
+			if (EVP_DigestFinal_ex(h, d, NULL) != 1)
+				goto out;
+			memcpy(md->dig[i].d, d, sizeof(md->dig[i].d));
+			open = 0;
+		}
+		off = cend;
+	}
+out:
+	EVP_MD_CTX_free(h);
+	free(md->buf);
+	md->buf = NULL;
+	return i == md->nmsg ? MD_OK : MD_TEMP;
+}
+
 static enum md_status
 compute_digests(struct maildrop *md, const char **why)
 {
-	struct verify v = { 0, 1 };
-	enum md_status st;
+	enum md_status st = MD_TEMP;
 
 	if ((md->dig = calloc(md->nmsg + 1, sizeof(*md->dig))) == NULL) {
 		*why = "out of memory";
 		return MD_TEMP;
 	}
-	*why = NULL;
-	/* digests of what the client sees: the bytes as indexed, proven */
-	st = range_intact(md, 0, md->size) ? scan(md, 0, md->size,
-	    SCAN_DIGESTS, verify_msg, &v, why) : MD_TEMP;
-	free(md->buf);
-	md->buf = NULL;
-	if (st == MD_OK && (v.i != md->nmsg || !range_intact(md, 0, md->size)))
-		st = MD_TEMP;
-	if (st != MD_OK)
-		*why = "mailbox was changed by another program; please reconnect";
-	if (st == MD_OK && v.i != md->nmsg) {
-		*why = "mailbox was changed by another program";
-		st = MD_TEMP;
-	}
+	*why = "mailbox was changed by another program; please reconnect";
+	if (range_intact(md, 0, md->size) && hash_messages(md) == MD_OK &&
+	    range_intact(md, 0, md->size))
+		st = MD_OK;
 	if (st == MD_OK && number_duplicates(md) != 0) {
 		*why = "out of memory";
 		st = MD_TEMP;
 	}
 	if (st != MD_OK) {
-		syslog(LOG_NOTICE, "%s changed during the session: %s",
-		    md->path, *why);
+		syslog(LOG_NOTICE, "%s: no UIDLs: %s", md->path, *why);
 		free(md->dig);
 		md->dig = NULL;
 	}
@@ -1478,6 +1436,7 @@ send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
 {
 	uint64_t off = m->off + m->sep_len;
 	enum md_status st = MD_OK;
+	size_t chunk;
 	char *ibuf;
 
 	/* kept for the session: many small RETRs must not each allocate */
@@ -1492,11 +1451,14 @@ send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
 	}
 	ibuf = md->ibuf;
 	e->obuf = md->obuf;
+	/* TOP usually wants a header of a few KB: do not read 256 KB */
+	chunk = e->lines >= 0 ? TOP_FIRST_READ : SEND_CHUNK;
 	while (off < m->end && !e->done) {
-		size_t want = m->end - off > SEND_CHUNK ? SEND_CHUNK :
+		size_t want = m->end - off > chunk ? chunk :
 		    (size_t)(m->end - off);
 		ssize_t n = pread_full(md->fd, ibuf, want, off);
 
+		chunk = SEND_CHUNK;
 		if (n != (ssize_t)want) {
 			syslog(LOG_ERR, "%s shrank while a message was sent",
 			    md->path);
