@@ -20,6 +20,8 @@ HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
 CFLAGS  ?= -O2 -g
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 LDLIBS   = -lcrypt -lssl -lcrypto
+# one thread fingerprints the mailbox while the other indexes it
+THREADS  = -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
@@ -32,13 +34,13 @@ HDRS = auth.h maildrop.h tls.h
 all: pop3d
 
 pop3d: $(OBJS)
-	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(THREADS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 %.o: %.c $(HDRS)
-	$(CC) $(WARN) $(HARDEN) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(HARDEN) $(THREADS) $(CFLAGS) -c -o $@ $<
 
 pop3d-asan: $(SRCS) $(HDRS)
-	$(CC) $(WARN) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
+	$(CC) $(WARN) $(THREADS) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
 
 asan: pop3d-asan
 

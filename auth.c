@@ -366,7 +366,8 @@ file_find(const struct auth_config *cfg, const char *name,
 	FILE *fp;
 
 	if ((fp = open_regular(cfg->passwd_file)) == NULL) {
-		syslog(LOG_ERR, "open %s: %s", cfg->passwd_file, strerror(errno));
+		syslog(LOG_ERR, "open %s: %s", cfg->passwd_file,
+		    strerror(errno));
 		*why = "cannot read the account database";
 		return AUTH_TEMP;
 	}
@@ -387,7 +388,8 @@ file_find(const struct auth_config *cfg, const char *name,
 		file_entry(cfg, name, f, a, &m);
 	}
 	if (ferror(fp)) {
-		syslog(LOG_ERR, "read %s: %s", cfg->passwd_file, strerror(errno));
+		syslog(LOG_ERR, "read %s: %s", cfg->passwd_file,
+		    strerror(errno));
 		*why = "cannot read the account database";
 		(void)fclose(fp);
 		if (line != NULL)
@@ -699,11 +701,13 @@ auth_become(const struct auth_user *u, gid_t spool_gid, const char **why)
 		return -1;
 	}
 	if (setresgid(u->gid, u->gid, saved) != 0) {
-		syslog(LOG_ERR, "setresgid %u: %s", (unsigned)u->gid, strerror(errno));
+		syslog(LOG_ERR, "setresgid %u: %s", (unsigned)u->gid,
+		    strerror(errno));
 		return -1;
 	}
 	if (setresuid(u->uid, u->uid, u->uid) != 0) {
-		syslog(LOG_ERR, "setresuid %u: %s", (unsigned)u->uid, strerror(errno));
+		syslog(LOG_ERR, "setresuid %u: %s", (unsigned)u->uid,
+		    strerror(errno));
 		return -1;
 	}
 	/* prove it: root must be gone for good */

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <time.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -57,12 +58,13 @@
 #define MAX_MSGS	2000000u
 
 /*
- * Fingerprinted blocks end at the first message start after this many
- * bytes: big enough that a MAC init per block is noise, small enough that
- * proving one message reads little around it.  Blocks never split a
- * message, so there are never more blocks than messages.
+ * Fingerprinted blocks: 1 MiB, big enough that a MAC init per block is
+ * noise, small enough that proving one message reads little around it;
+ * bigger for files over 64 GiB, so that their number, and the memory they
+ * take (25 bytes each, at most 1.6 MB), stays bounded.
  */
 #define TAG_BLOCK	(1024 * 1024)
+#define TAG_MAX_BLOCKS	65536
 #define TAG_LEN		16
 
 /* Lock retries: short enough to feel instant, long enough not to spin. */
@@ -80,7 +82,7 @@
 #define JMARK_MAX	32
 
 #define F_DELETED	1u
-#define F_HIDDEN	2u	/* c-client/Dovecot folder-internal pseudo-message */
+#define F_HIDDEN	2u	/* c-client/Dovecot folder-internal data */
 
 struct md_msg {
 	uint64_t off;		/* first byte of the From_ line */
@@ -91,7 +93,6 @@ struct md_msg {
 };
 
 struct md_block {
-	uint64_t off;		/* where it starts: a From_ line */
 	unsigned char tag[TAG_LEN];
 	unsigned char ok;	/* proven since vsnap */
 };
@@ -120,7 +121,8 @@ struct maildrop {
 	EVP_MAC *mac;		/* Poly1305, for the block fingerprints */
 	unsigned char key[32];	/* random, this process only */
 	struct md_block *blk;	/* fingerprints of the file as indexed */
-	unsigned nblk, blkcap;
+	size_t nblk;
+	uint64_t blk_size;
 	struct stat vsnap;	/* the file when the ok flags were set */
 };
 
@@ -271,7 +273,8 @@ spool_lower(const struct maildrop *md)
 	if (md->cfg.spool_gid == (gid_t)-1)
 		return 0;
 	if (setegid(getgid()) != 0) {
-		syslog(LOG_CRIT, "cannot drop the spool group again: %s", strerror(errno));
+		syslog(LOG_CRIT, "cannot drop the spool group again: %s",
+		    strerror(errno));
 		return -1;
 	}
 	return 0;
@@ -324,7 +327,8 @@ fcntl_release(struct maildrop *md)
 	fl.l_type = F_UNLCK;
 	fl.l_whence = SEEK_SET;
 	if (fcntl(md->fd, F_SETLK, &fl) != 0)
-		syslog(LOG_ERR, "fcntl unlock %s: %s", md->path, strerror(errno));
+		syslog(LOG_ERR, "fcntl unlock %s: %s", md->path,
+		    strerror(errno));
 }
 
 /*
@@ -585,10 +589,6 @@ struct scanner {
 	uint64_t pend_off;
 	unsigned pend_len;
 	int in_header;		/* first message's header (X-IMAP check) */
-	EVP_MAC_CTX *tag;	/* NULL: no fingerprints wanted */
-	int have_blk;		/* a block is being tagged */
-	const char *tag_from;	/* bytes from here on not yet tagged */
-	uint64_t blk_off;	/* start of the block being tagged */
 	char last_byte;		/* last byte of the previous buffer */
 	int stopped;
 };
@@ -620,48 +620,6 @@ scan_finish_msg(struct scanner *s)
 	return 0;
 }
 
-/*
- * Close the block being tagged at p (file offset off; p NULL at the end
- * of the file) and, unless at the end, open the next one there.
- */
-static int
-tag_cut(struct scanner *s, const char *p, uint64_t off)
-{
-	struct maildrop *md = s->md;
-	size_t len;
-
-	if (s->have_blk) {
-		if (p != NULL && p > s->tag_from &&
-		    EVP_MAC_update(s->tag, (const unsigned char *)s->tag_from,
-		    (size_t)(p - s->tag_from)) != 1)
-			return -1;
-		if (EVP_MAC_final(s->tag, md->blk[md->nblk - 1].tag, &len,
-		    TAG_LEN) != 1)
-			return -1;
-		s->have_blk = 0;
-	}
-	if (p == NULL)
-		return 0;
-	if (md->nblk == md->blkcap) {
-		unsigned cap = md->blkcap == 0 ? 64 : md->blkcap * 2;
-		struct md_block *n;
-
-		if (cap > MAX_MSGS ||
-		    (n = realloc(md->blk, cap * sizeof(*n))) == NULL)
-			return -1;
-		md->blk = n;
-		md->blkcap = cap;
-	}
-	memset(&md->blk[md->nblk], 0, sizeof(md->blk[0]));
-	md->blk[md->nblk++].off = off;
-	if (EVP_MAC_init(s->tag, md->key, sizeof(md->key), NULL) != 1)
-		return -1;
-	s->have_blk = 1;
-	s->blk_off = off;
-	s->tag_from = p;
-	return 0;
-}
-
 /* A line starts at p (file offset off); avail bytes of it are here. */
 static int
 scan_line_start(struct scanner *s, const char *p, size_t avail,
@@ -672,9 +630,6 @@ scan_line_start(struct scanner *s, const char *p, size_t avail,
 
 	s->line_off = off;
 	s->line_is_sep = sep;
-	if (sep && s->tag != NULL && (off == s->from ||
-	    off - s->blk_off >= TAG_BLOCK) && tag_cut(s, p, off) != 0)
-		return -1;
 	if (sep) {
 		if (scan_finish_msg(s) != 0)
 			return -1;
@@ -757,14 +712,6 @@ scan_buffer(struct scanner *s, const char *buf, size_t len, uint64_t base,
 		s->in_line = 0;
 		p = q + 1;
 	}
-	if (s->have_blk && p > s->tag_from) {
-		if (EVP_MAC_update(s->tag, (const unsigned char *)s->tag_from,
-		    (size_t)(p - s->tag_from)) != 1) {
-			s->stopped = 1;
-			return 0;
-		}
-		s->tag_from = p;
-	}
 	if (p > buf)
 		s->last_byte = p[-1];
 	return (size_t)(p - buf);
@@ -784,8 +731,8 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, scan_fn *fn,
 	s.fn = fn;
 	s.arg = arg;
 	s.from = from;
-	if ((s.tag = EVP_MAC_CTX_new(md->mac)) == NULL || (md->buf == NULL &&
-	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL)) {
+	if (md->buf == NULL &&
+	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL) {
 		*why = "out of memory";
 		st = MD_TEMP;
 		goto out;
@@ -799,14 +746,14 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, scan_fn *fn,
 		if (want > 0 && (n = pread_full(md->fd, md->buf + carry,
 		    want, off)) != (ssize_t)want) {
 			if (n < 0) {
-				syslog(LOG_ERR, "read %s: %s", md->path, strerror(errno));
+				syslog(LOG_ERR, "read %s: %s", md->path,
+				    strerror(errno));
 				*why = "cannot read the mailbox";
 			} else
 				*why = "mailbox was changed by another program";
 			st = MD_TEMP;
 			goto out;
 		}
-		s.tag_from = md->buf;
 		used = scan_buffer(&s, md->buf, carry + (size_t)n,
 		    off - carry, off + (uint64_t)n == to);
 		if (s.stopped)
@@ -820,15 +767,12 @@ scan(struct maildrop *md, uint64_t from, uint64_t to, scan_fn *fn,
 		if (s.in_line)
 			scan_line_end(&s, md->buf, NULL, to);
 		(void)scan_finish_msg(&s);
-		if (s.tag != NULL && s.have_blk && tag_cut(&s, NULL, to) != 0)
-			s.stopped = 1;
 	}
 	if (s.stopped) {
 		*why = "mailbox was changed by another program";
 		st = MD_TEMP;
 	}
 out:
-	EVP_MAC_CTX_free(s.tag);
 	return st;
 }
 
@@ -838,9 +782,9 @@ out:
  * Between login and QUIT the file is not locked, and mail delivered
  * meanwhile changes its size and times, so metadata cannot tell an append
  * from a rewrite -- nor can From_ lines and sizes, which cron mail, say,
- * shares.  So while indexing, the file is cut into blocks of whole
- * messages, about TAG_BLOCK each, and every block gets a Poly1305 tag
- * under a random key of this process (OpenSSL's EVP_MAC, ~10 GB/s).
+ * shares.  So while indexing, every TAG_BLOCK of the file gets a Poly1305
+ * tag under a random key of this process (OpenSSL's EVP_MAC, ~10 GB/s),
+ * computed by a second thread while the first finds the messages.
  * Once the file has changed, whatever is read as "what the client saw"
  * (a message to send, the bytes an update keeps or cuts, the digests of
  * UIDL) is first proven against the tags of the blocks it lies in.  The
@@ -850,61 +794,76 @@ out:
 static int
 tags_setup(struct maildrop *md)
 {
-	return (md->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) != NULL &&
-	    getrandom(md->key, sizeof(md->key), 0) ==
-	    (ssize_t)sizeof(md->key) ? 0 : -1;
+	uint64_t bs = TAG_BLOCK;
+
+	while ((md->size + bs - 1) / bs > TAG_MAX_BLOCKS)
+		bs *= 2;
+	md->blk_size = bs;
+	md->nblk = (size_t)((md->size + bs - 1) / bs);
+	if ((md->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL ||
+	    getrandom(md->key, sizeof(md->key), 0) != (ssize_t)sizeof(md->key))
+		return -1;
+	return (md->blk = calloc(md->nblk, sizeof(*md->blk))) != NULL ? 0 : -1;
 }
 
-static uint64_t
-block_end(const struct maildrop *md, unsigned b)
-{
-	return b + 1 < md->nblk ? md->blk[b + 1].off : md->size;
-}
-
-/* Does block b still hold the bytes it held when indexed? */
+/* The tag of block b as the file holds it now, read with buffer buf. */
 static int
-block_intact(struct maildrop *md, unsigned b)
+block_tag(struct maildrop *md, size_t b, char *buf, size_t bufsize,
+    unsigned char tag[TAG_LEN])
 {
-	uint64_t off = md->blk[b].off, end = block_end(md, b);
-	unsigned char tag[TAG_LEN];
+	uint64_t off = (uint64_t)b * md->blk_size;
+	uint64_t end = off + md->blk_size < md->size ? off + md->blk_size :
+	    md->size;
 	EVP_MAC_CTX *ctx;
 	size_t len;
-	int ok = 0;
+	int r = -1;
 
-	if (md->ibuf == NULL && (md->ibuf = malloc(SEND_CHUNK)) == NULL)
-		return 0;
 	if ((ctx = EVP_MAC_CTX_new(md->mac)) == NULL ||
 	    EVP_MAC_init(ctx, md->key, sizeof(md->key), NULL) != 1)
 		goto out;
 	while (off < end) {
-		size_t n = end - off > SEND_CHUNK ? SEND_CHUNK :
-		    (size_t)(end - off);
-		if (pread_full(md->fd, md->ibuf, n, off) != (ssize_t)n ||
-		    EVP_MAC_update(ctx, (unsigned char *)md->ibuf, n) != 1)
+		size_t n = end - off > bufsize ? bufsize : (size_t)(end - off);
+		if (pread_full(md->fd, buf, n, off) != (ssize_t)n ||
+		    EVP_MAC_update(ctx, (unsigned char *)buf, n) != 1)
 			goto out;
 		off += n;
 	}
-	ok = EVP_MAC_final(ctx, tag, &len, sizeof(tag)) == 1 &&
-	    CRYPTO_memcmp(tag, md->blk[b].tag, TAG_LEN) == 0;
+	r = EVP_MAC_final(ctx, tag, &len, TAG_LEN) == 1 ? 0 : -1;
 out:
 	EVP_MAC_CTX_free(ctx);
-	return ok;
+	return r;
 }
 
-/* The block holding offset off (blocks are sorted and cover the file). */
-static unsigned
-block_of(const struct maildrop *md, uint64_t off)
+/*
+ * Tag every block.  This runs in a thread of its own while the main
+ * thread indexes the same locked file: it only reads the file into its
+ * own buffer and writes md->blk[], which nobody reads until it is joined.
+ */
+static void *
+tag_all_blocks(void *arg)
 {
-	unsigned lo = 0, hi = md->nblk;
+	struct maildrop *md = arg;
+	char *buf;
+	int err = 0;
 
-	while (hi - lo > 1) {
-		unsigned mid = lo + (hi - lo) / 2;
-		if (md->blk[mid].off <= off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
+	if ((buf = malloc(SCAN_BUF)) == NULL)
+		return md;
+	for (size_t b = 0; b < md->nblk && !err; b++)
+		err = block_tag(md, b, buf, SCAN_BUF, md->blk[b].tag) != 0;
+	free(buf);
+	return err ? md : NULL;
+}
+
+/* Does block b still hold the bytes it held when indexed? */
+static int
+block_intact(struct maildrop *md, size_t b)
+{
+	unsigned char tag[TAG_LEN];
+
+	if (md->ibuf == NULL && (md->ibuf = malloc(SEND_CHUNK)) == NULL)
+		return 0;
+	return block_tag(md, b, md->ibuf, SEND_CHUNK, tag) == 0 &&
+	    CRYPTO_memcmp(tag, md->blk[b].tag, TAG_LEN) == 0;
 }
 
 /*
@@ -925,14 +884,12 @@ range_intact(struct maildrop *md, uint64_t from, uint64_t to)
 	    (uint64_t)st.st_size < md->size)
 		return 0;
 	if (!same_snapshot(&st, &md->vsnap)) {
-		for (unsigned b = 0; b < md->nblk; b++)
+		for (size_t b = 0; b < md->nblk; b++)
 			md->blk[b].ok = 0;
 		md->vsnap = st;
 	}
-	if (from >= to || md->nblk == 0)
-		return 1;
-	for (unsigned b = block_of(md, from); b < md->nblk &&
-	    md->blk[b].off < to; b++) {
+	for (size_t b = (size_t)(from / md->blk_size);
+	    from < to && b <= (size_t)((to - 1) / md->blk_size); b++) {
 		if (!md->blk[b].ok && !block_intact(md, b))
 			return 0;
 		md->blk[b].ok = 1;
@@ -1000,7 +957,10 @@ check_mbox_start(struct maildrop *md, uint64_t size, const char **why)
 static enum md_status
 index_mailbox(struct maildrop *md, const char **why)
 {
+	pthread_t tagger;
+	void *tagged = NULL;
 	enum md_status st;
+	int threaded;
 
 	if (fstat(md->fd, &md->snap) != 0) {
 		syslog(LOG_ERR, "fstat %s: %s", md->path, strerror(errno));
@@ -1011,13 +971,24 @@ index_mailbox(struct maildrop *md, const char **why)
 	md->vsnap = md->snap;
 	if ((st = check_mbox_start(md, md->size, why)) != MD_OK)
 		return st;
-	if (md->size > 0 && tags_setup(md) != 0) {
+	if (md->size == 0)
+		return MD_OK;
+	if (tags_setup(md) != 0) {
 		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
 		*why = "cannot fingerprint the mailbox";
 		return MD_TEMP;
 	}
-	st = md->size == 0 ? MD_OK :
-	    scan(md, 0, md->size, index_add, NULL, why);
+	/* the fingerprints on the other core, if there is one */
+	threaded = pthread_create(&tagger, NULL, tag_all_blocks, md) == 0;
+	st = scan(md, 0, md->size, index_add, NULL, why);
+	if ((threaded ? pthread_join(tagger, &tagged) != 0 :
+	    (tagged = tag_all_blocks(md)) != NULL) || tagged != NULL) {
+		syslog(LOG_ERR, "cannot fingerprint %s", md->path);
+		if (st == MD_OK) {
+			*why = "cannot fingerprint the mailbox";
+			st = MD_TEMP;
+		}
+	}
 	if (st == MD_TEMP && md->nmsg >= MAX_MSGS) {
 		syslog(LOG_ERR, "%s has more than %u messages", md->path,
 		    MAX_MSGS);
@@ -1470,7 +1441,8 @@ send_body(struct maildrop *md, const struct md_msg *m, struct emit *e,
 		emit_chunk(e, ibuf, want);
 		off += want;
 		if (off == m->end && !e->done && !e->line_start) {
-			memcpy(e->obuf + e->olen, "\r\n", 2);	/* no final LF */
+			/* a last line without LF gets CRLF */
+			memcpy(e->obuf + e->olen, "\r\n", 2);
 			e->olen += 2;
 			e->sent += 2;
 		}
@@ -1732,7 +1704,8 @@ journal_commit(struct maildrop *md, struct journal *j, gather_fn *gather,
 	}
 	if (fsync_dir_of(md->jpath) != 0) {
 		/* the rename may not be durable yet; finishing is still safe */
-		syslog(LOG_WARNING, "fsync directory of %s: %s", md->jpath, strerror(errno));
+		syslog(LOG_WARNING, "fsync directory of %s: %s", md->jpath,
+		    strerror(errno));
 	}
 	j->fd = fd;
 	return MD_OK;
@@ -1780,7 +1753,8 @@ journal_apply(struct maildrop *md, struct journal *j, const char **why)
 		return MD_TEMP;
 	}
 	if (fsync_dir_of(md->jpath) != 0)
-		syslog(LOG_WARNING, "fsync directory of %s: %s", md->jpath, strerror(errno));
+		syslog(LOG_WARNING, "fsync directory of %s: %s", md->jpath,
+		    strerror(errno));
 	return MD_OK;
 io:
 	io_error(md, "write", err_file, why);

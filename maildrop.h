@@ -18,10 +18,10 @@
 /* How an operation ended; the session maps these to RFC 2449/3206 codes. */
 enum md_status {
 	MD_OK = 0,
-	MD_TEMP,	/* try again later: I/O error, lock, concurrent change */
+	MD_TEMP,	/* try again later: I/O error, lock, another writer */
 	MD_PERM,	/* will not work on retry: not an mbox, no permission */
 	MD_INUSE,	/* another process holds the mailbox lock */
-	MD_CLIENT	/* the client write callback failed; the session is over */
+	MD_CLIENT	/* the client write callback failed: session over */
 };
 
 /* Longest UIDL string we produce: 32 hex digits, "-", a count. */

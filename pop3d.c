@@ -116,7 +116,8 @@ startup_error(const char *fmt, ...)
 	if (stderr_is_socket()) {
 		/* fd 2 is the client: nothing but one reply line */
 		if (write(1, reply, sizeof(reply) - 1) < 0)
-			syslog(LOG_ERR, "cannot tell the client: %s", strerror(errno));
+			syslog(LOG_ERR, "cannot tell the client: %s",
+			    strerror(errno));
 	} else
 		(void)fprintf(stderr, "pop3d: %s\n", msg);
 }
@@ -244,7 +245,7 @@ parse_options(int argc, char **argv, struct config *cfg)
 	long v;
 	int c;
 
-	opterr = 0;	/* getopt must not write to fd 2: it may be the client */
+	opterr = 0;	/* getopt must not write to fd 2: maybe the client */
 	while ((c = getopt_long(argc, argv, "p:m:a:t:d:c:k:TPu:C:RhV",
 	    long_options, NULL)) != -1) {
 		switch (c) {
@@ -1312,7 +1313,8 @@ log_session_end(struct session *s)
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	syslog(LOG_INFO, "session end: user=%s peer=%s retr=%u/%" PRIu64
 	    " dele=%u/%" PRIu64 " left=%u/%" PRIu64 " time=%.3f end=%s",
-	    s->md != NULL ? s->who.name : "-", s->peer, s->retr_n, s->retr_bytes, s->dele_n,
+	    s->md != NULL ? s->who.name : "-", s->peer, s->retr_n,
+	    s->retr_bytes, s->dele_n,
 	    s->dele_bytes, left, left_bytes,
 	    (double)(now.tv_sec - s->start.tv_sec) +
 	    (double)(now.tv_nsec - s->start.tv_nsec) / 1e9,
