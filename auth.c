@@ -485,6 +485,7 @@ auth_lookup(const struct auth_config *cfg, const char *name,
 	char dummy[CRYPT_OUTPUT_SIZE];
 	enum auth_result r;
 
+	memset(u, 0, sizeof(*u));	/* u->name "" means no such account */
 	if ((r = account_find(cfg, name, &a, dummy, why)) != AUTH_OK)
 		return r;
 	explicit_bzero(a.hash, sizeof(a.hash));

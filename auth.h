@@ -50,7 +50,8 @@ enum auth_result auth_plain(const struct auth_config *cfg, char *b64,
    (an option error), 0: refused (logged), 1: usable. */
 int auth_apop_usable(const char *path, const char **why);
 
-/* For --check-user: the account and why it could not log in, if not. */
+/* For --check-user: the account and why it could not log in, if not;
+   u->name is "" when there is no such account. */
 enum auth_result auth_lookup(const struct auth_config *cfg,
     const char *name, struct auth_user *u, const char **why);
 
