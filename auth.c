@@ -193,18 +193,25 @@ not_found_errno(int e)
 	    e == EPERM;
 }
 
-/* Every shadow hash votes for the dummy's method; root only can read. */
+/*
+ * Every hash in the shadow file votes for the dummy's method; root only
+ * can read it.  The file itself, not getspent(): enumerating every NSS
+ * source (systemd's userdb, say) costs more than the rest of a login,
+ * and a source that lists no hashes would not vote anyway.
+ */
 static void
 system_dummy(char *dummy)
 {
 	struct methods m;
 	struct spwd *sp;
+	FILE *f;
 
 	memset(&m, 0, sizeof(m));
-	setspent();
-	while ((sp = getspent()) != NULL)
-		methods_add(&m, sp->sp_pwdp);
-	endspent();
+	if ((f = fopen(_PATH_SHADOW, "re")) != NULL) {
+		while ((sp = fgetspent(f)) != NULL)
+			methods_add(&m, sp->sp_pwdp);
+		(void)fclose(f);
+	}
 	methods_pick(&m, dummy);
 	explicit_bzero(&m, sizeof(m));
 }
