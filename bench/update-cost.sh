@@ -93,7 +93,7 @@ rm -f "$dir/copy"
 cp "$mbox" "$dir/orig"		# each binary starts from the same file
 for bin in "$@"; do
 	cat "$dir/orig" > "$mbox"	# in place: same inode, owner, mode
-	sync "$mbox"
+	sync		# no writeback of our own copies may run into a session
 	echo "# pop3d: $bin"
 	set -- $(session QUIT)
 	echo "login        session $1 ms (PASS, i.e. index: $3 ms)"
@@ -101,6 +101,7 @@ for bin in "$@"; do
 	echo "uidl         session $1 ms"
 	set -- $(session "DELE $count" QUIT)
 	echo "del-last     session $1 ms, QUIT $2 ms"
+	sync
 	set -- $(session "DELE 1" QUIT)
 	echo "del-first    session $1 ms, QUIT $2 ms"
 done
