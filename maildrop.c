@@ -66,6 +66,8 @@
 #define TAG_BLOCK	(1024 * 1024)
 #define TAG_MAX_BLOCKS	65536
 #define TAG_LEN		16
+/* UIDL digests: two threads from a mailbox of this size on */
+#define HASH_SPLIT_MIN	(16 * 1024 * 1024)
 
 /* Lock retries: short enough to feel instant, long enough not to spin. */
 #define LOCK_RETRY_MS	50
@@ -1237,32 +1239,43 @@ number_duplicates(struct maildrop *md)
 /*
  * A message's digest is SHA-256 over its From_ line and body, which lie
  * contiguous in [off, end): big sequential reads, each message's part fed
- * to its own digest, no second look at lines.  The bytes are first proven
- * to be the indexed ones.
+ * to its own digest, no second look at lines.  The caller proves the bytes
+ * are the indexed ones, before and after.
  */
-static enum md_status
-hash_messages(struct maildrop *md)
+struct hash_job {
+	struct maildrop *md;
+	unsigned first, last;	/* messages [first, last) */
+	int ok;
+};
+
+/* Digests of one job's messages, into md->dig[first..last) only, with a
+   buffer of its own: two jobs may run at once. */
+static void *
+hash_range(void *arg)
 {
+	struct hash_job *job = arg;
+	struct maildrop *md = job->md;
 	unsigned char d[EVP_MAX_MD_SIZE];
 	EVP_MD_CTX *h;
-	uint64_t off = md->msg[0].off;
-	unsigned i = 0;
+	uint64_t off = md->msg[job->first].off;
+	uint64_t stop = msg_range_end(md, job->last - 1);
+	unsigned i = job->first;
 	int open = 0;
+	char *buf;
 
-	if ((h = EVP_MD_CTX_new()) == NULL || (md->buf == NULL &&
-	    (md->buf = malloc(SCAN_BUF + HEAD_MIN)) == NULL)) {
-		EVP_MD_CTX_free(h);
-		return MD_TEMP;
-	}
-	while (i < md->nmsg) {
-		size_t n = md->size - off > SCAN_BUF ? SCAN_BUF :
-		    (size_t)(md->size - off);
+	job->ok = 0;
+	if ((buf = malloc(SCAN_BUF)) == NULL)
+		return NULL;
+	if ((h = EVP_MD_CTX_new()) == NULL)
+		goto out;
+	while (i < job->last) {
+		size_t n = stop - off > SCAN_BUF ? SCAN_BUF :
+		    (size_t)(stop - off);
 		uint64_t cend = off + n;
 
-		if (n == 0 || pread_full(md->fd, md->buf, n, off) !=
-		    (ssize_t)n)
+		if (n == 0 || pread_full(md->fd, buf, n, off) != (ssize_t)n)
 			break;
-		for (; i < md->nmsg; i++) {
+		for (; i < job->last; i++) {
 			const struct md_msg *m = &md->msg[i];
 			uint64_t a = m->off > off ? m->off : off;
 			uint64_t b = m->end < cend ? m->end : cend;
@@ -1271,7 +1284,7 @@ hash_messages(struct maildrop *md)
 			    1)
 				goto out;
 			open = 1;
-			if (b > a && EVP_DigestUpdate(h, md->buf + (a - off),
+			if (b > a && EVP_DigestUpdate(h, buf + (a - off),
 			    (size_t)(b - a)) != 1)
 				goto out;
 			if (m->end > cend)
@@ -1283,11 +1296,47 @@ hash_messages(struct maildrop *md)
 		}
 		off = cend;
 	}
+	job->ok = i == job->last;
 out:
 	EVP_MD_CTX_free(h);
-	free(md->buf);
-	md->buf = NULL;
-	return i == md->nmsg ? MD_OK : MD_TEMP;
+	free(buf);
+	return NULL;
+}
+
+/*
+ * SHA-256 is the whole cost of a first UIDL: on a big mailbox the second
+ * half of the messages (by bytes) is hashed by a second thread.
+ */
+static enum md_status
+hash_messages(struct maildrop *md)
+{
+	struct hash_job a = { md, 0, md->nmsg, 0 }, b = { md, 0, 0, 0 };
+	uint64_t half = md->msg[0].off + (md->size - md->msg[0].off) / 2;
+	pthread_t t;
+	int threaded = 0;
+
+	if (md->size >= HASH_SPLIT_MIN) {
+		unsigned lo = 0, hi = md->nmsg - 1;
+
+		while (lo < hi) {	/* the first message starting past half */
+			unsigned mid = lo + (hi - lo) / 2;
+			if (md->msg[mid].off > half)
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		if (lo > 0 && md->msg[lo].off > half) {
+			a.last = b.first = lo;
+			b.last = md->nmsg;
+			threaded = pthread_create(&t, NULL, hash_range, &b) == 0;
+			if (!threaded)
+				a.last = md->nmsg;
+		}
+	}
+	(void)hash_range(&a);
+	if (threaded && pthread_join(t, NULL) != 0)
+		b.ok = 0;
+	return a.ok && (!threaded || b.ok) ? MD_OK : MD_TEMP;
 }
 
 static enum md_status

@@ -468,3 +468,42 @@ retr_blocks() {
 	[ "$status" -eq 0 ]
 	[ "${lines[-1]}" = "20 seeds, 0 differences" ]
 }
+
+@test "UIDLs of a mailbox big enough to be hashed by two threads: SHA-256 of each message, as documented" {
+	# 48 messages of ~512 KB (24 MB): the digests are split between two
+	# threads at the middle byte; a byte-identical pair sits on each side
+	# of the split.  The expected UIDLs are computed here from README's
+	# definition: the first 128 bits of SHA-256 over From_ line and body,
+	# in hex, "-2" for the second byte-identical copy.
+	python3 - "$MBOX" "$OUT/expect" <<-'PY'
+	import hashlib, sys
+	msgs = []
+	for i in range(48):
+	    n = i if i not in (30,) else 17	# 17 and 30 are byte-identical
+	    line = ("line %d of message %d " % (0, n)).ljust(75, "x") + "\n"
+	    body = "".join(line.replace(" 0 ", " %d " % k, 1)
+	                   for k in range(7000))
+	    msgs.append(("From sender%d@example.org Mon Nov 23 10:00:00 2026\n"
+	                  "Subject: big %d\n\n%s" % (n, n, body)).encode())
+	seen, out = {}, []
+	for m in msgs:
+	    h = hashlib.sha256(m).hexdigest()[:32]
+	    seen[h] = seen.get(h, 0) + 1
+	    out.append(h if seen[h] == 1 else "%s-%d" % (h, seen[h]))
+	with open(sys.argv[1], "wb") as f:
+	    f.write(b"\n".join(msgs) + b"\n")
+	with open(sys.argv[2], "w") as f:
+	    f.write("".join("%d %s\n" % (i + 1, u) for i, u in enumerate(out)))
+	PY
+	chown "$TEST_UID:$TEST_GID" "$MBOX"
+	[ "$(stat -c %s "$MBOX")" -gt $((16 * 1024 * 1024)) ]
+	pop3 <<-EOF
+	$LOGIN
+	UIDL
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	printf '%s\n' "${lines[@]:4:48}" | cmp - "$OUT/expect"
+	[ "${lines[52]}" = "." ]
+	[[ $(sed -n 31p "$OUT/expect") == *-2 ]]
+}
