@@ -932,6 +932,24 @@ cmd_capa(struct session *s, int argc, char **argv)
 	return REPLY_DONE;
 }
 
+/*
+ * From UPDATE on, a superserver's SIGTERM (or a hangup) waits: the update
+ * runs to its end under its locks anyway, and the client should hear how
+ * it went.  The process exits right after the reply, so the signal is
+ * never needed again; the autologout timer still bounds the reply.
+ */
+static void
+hold_termination(void)
+{
+	sigset_t set;
+
+	if (sigemptyset(&set) != 0 || sigaddset(&set, SIGTERM) != 0 ||
+	    sigaddset(&set, SIGHUP) != 0 || sigaddset(&set, SIGINT) != 0 ||
+	    sigprocmask(SIG_BLOCK, &set, NULL) != 0)
+		syslog(LOG_WARNING, "cannot hold SIGTERM during UPDATE: %s",
+		    strerror(errno));
+}
+
 static enum reply
 cmd_quit(struct session *s, int argc, char **argv)
 {
@@ -947,6 +965,7 @@ cmd_quit(struct session *s, int argc, char **argv)
 	if (s->state == ST_AUTH)
 		return ok(s, "pop3d signing off");
 	/* the UPDATE state, RFC 1939 section 6 */
+	hold_termination();
 	maildrop_delete_stats(s->md, &count, &octets);
 	if ((st = maildrop_update(s->md, &why)) != MD_OK) {
 		syslog(LOG_ERR, "user=%s: update failed: %s", s->who.name,

@@ -435,7 +435,7 @@ dead_pid() {
 	assert_clean_spool
 }
 
-@test "SIGTERM during UPDATE: the update finishes, then pop3d ends; no lock, no journal" {
+@test "SIGTERM during UPDATE: the update finishes, the client gets its reply, then pop3d ends; no lock, no journal" {
 	setup_maildrop
 	integ_gen L,s,L,s
 	slow_update
@@ -445,6 +445,8 @@ dead_pid() {
 	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh -c 'kill -TERM \$(sh "\$0" "\$1" -p "\$2")' $TESTS/integ-pidof.sh $POP3D $PASSWD > /dev/null 2>&1 &
 	QUIT
 	EOF
+	printf '%s\n' "${lines[@]}" >&2
+	[ "${lines[4]}" = "+OK pop3d signing off (1 messages deleted, 3 left)" ]
 	wait_mda
 	grep -q "^journal=yes rc=0 " "$LOG"
 	integ_check --deleted 1 --expect deleted
