@@ -107,11 +107,11 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# Wait (bounded) until something listens on 127.0.0.1:$1.
+# Wait (bounded) until something listens on ${2:-127.0.0.1}:$1.
 wait_port() {
 	local i
 	for ((i = 0; i < 100; i++)); do
-		python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),1).close()' "$1" 2>/dev/null && return 0
+		python3 -c 'import socket,sys; socket.create_connection((sys.argv[2],int(sys.argv[1])),1).close()' "$1" "${2:-127.0.0.1}" 2>/dev/null && return 0
 		sleep 0.1
 	done
 	echo "nothing listens on port $1" >&2

@@ -316,6 +316,36 @@ unit_command() {
 	    { grep 'session end' "$SYSLOG_FILE" >&2; return 1; }
 }
 
+@test "IPv6: systemd-socket-activate on [::1]; USER/PASS/LIST and curl over ::1; the peer is logged as ::1" {
+	local p
+	p=$(free_port)
+	mbox_put curl "$BASE"
+	syslog_start
+	# shellcheck disable=SC2086
+	launch_bg "$T/sa6.pid" systemd-socket-activate --inetd -a \
+	    -l "[::1]:$p" "$POP3D" $ARGS 2>> "$T/sa6.log"
+	wait_port "$p" ::1
+	run python3 - "$p" "$PASSWORD" <<-'EOF'
+	import socket, sys
+	s = socket.create_connection(("::1", int(sys.argv[1])), 20)
+	s.sendall(b"USER curl\r\nPASS %s\r\nSTAT\r\nQUIT\r\n" % sys.argv[2].encode())
+	got = b""
+	while True:
+	    d = s.recv(4096)
+	    if not d:
+	        break
+	    got += d
+	sys.stdout.write(got.decode())
+	EOF
+	[ "$status" -eq 0 ]
+	[[ ${lines[3]} == "+OK $(grep -c '^From ' "$BASE") "* ]]
+	run curl -s --max-time 20 -u "curl:$PASSWORD" "pop3://[::1]:$p/"
+	[ "$status" -eq 0 ]
+	[ "$(printf '%s\n' "$output" | grep -c '^[0-9]* [0-9]*.$')" -eq "$(grep -c '^From ' "$BASE")" ]
+	syslog_wait "session end: user=curl peer=::1 .* end=quit$"
+	cmp "$BASE" "$SPOOL/curl"
+}
+
 @test "systemd hardening: NoNewPrivileges and the unit's capability bounding set keep the privilege drop and spool-group dotlocking working" {
 	# a spool like Debian's /var/mail: root:mail 2775, the user not in
 	# group mail, so only the saved gid lets pop3d make alice.lock
