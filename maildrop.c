@@ -379,17 +379,22 @@ dotlock_pid(const struct maildrop *md, int *local)
  * them fresh (see lock_refresh).
  */
 static int
-dotlock_stale(const struct maildrop *md, time_t now)
+dotlock_stale(const struct maildrop *md, time_t now, long *dead)
 {
 	struct stat st;
 	long pid;
 	int local;
 
+	*dead = 0;
 	if (lstat(md->lockpath, &st) != 0)
 		return 0;
 	pid = dotlock_pid(md, &local);
-	if (pid > 0 && local)
-		return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+	if (pid > 0 && local) {
+		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			return 0;
+		*dead = pid;
+		return 1;
+	}
 	return now - st.st_mtime > md->cfg.stale_secs;
 }
 
@@ -400,9 +405,10 @@ dotlock_stale(const struct maildrop *md, time_t now)
 static enum trylock
 dotlock_try(struct maildrop *md)
 {
-	char tmp[PATH_MAX], host[64], content[128];
+	char tmp[PATH_MAX], tmp_dead[PATH_MAX], host[64], content[128];
 	enum trylock r = TRY_BUSY;
 	struct stat st;
+	long dead;
 	int fd, len, saved, linked;
 
 	if (gethostname(host, sizeof(host)) != 0)
@@ -448,9 +454,15 @@ dotlock_try(struct maildrop *md)
 		syslog(LOG_ERR, "link %s: %s", md->lockpath, strerror(saved));
 		r = saved == EPERM || saved == EACCES || saved == EROFS ?
 		    TRY_NOPERM : TRY_ERR;
-	} else if (dotlock_stale(md, st.st_mtime)) {
+	} else if (dotlock_stale(md, st.st_mtime, &dead)) {
 		syslog(LOG_NOTICE, "breaking stale lock %s", md->lockpath);
 		(void)unlink(md->lockpath);
+		/* a pop3d killed before it removed its unique file left
+		   that too: same name as ours, with the dead pid */
+		if (dead > 0 && snprintf(tmp_dead, sizeof(tmp_dead),
+		    "%s.%ld.%s", md->lockpath, dead, host) <
+		    (int)sizeof(tmp_dead))
+			(void)unlink(tmp_dead);
 	}
 	if (unlink(tmp) != 0 && r == TRY_OK)
 		syslog(LOG_WARNING, "unlink %s: %s", tmp, strerror(errno));

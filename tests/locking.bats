@@ -346,13 +346,17 @@ dead_pid() {
 	echo "$pid"
 }
 
-@test "a dotlock naming a dead pid (liblockfile's and pop3d's format) is broken at once" {
+@test "a dotlock naming a dead pid (liblockfile's and pop3d's format) is broken at once, with a killed pop3d's unique file" {
 	setup_maildrop
 	syslog_start
 	integ_gen s,s,s
-	local form t0
+	local form t0 pid
 	for form in "$(dead_pid)" "$(dead_pid) $(uname -n)"; do
 		printf '%s\n' "$form" > "$MBOX.lock"
+		# what a pop3d killed between link() and unlink() leaves
+		pid=${form%% *}
+		[ "$form" = "$pid" ] ||
+		    ln "$MBOX.lock" "$MBOX.lock.$pid.$(uname -n)"
 		t0=$(ms_now)
 		pop3 <<-EOF
 		$LOGIN
