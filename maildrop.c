@@ -1883,6 +1883,51 @@ journal_orphan(struct maildrop *md, const char **why)
 	return MD_OK;
 }
 
+/* Recovery, file already cut at F: rewriting the kept bytes is
+   idempotent.  Closes j->fd. */
+static enum md_status
+journal_finish_cut(struct maildrop *md, struct journal *j, const char **why)
+{
+	const char *err_file = md->path;
+
+	if (copy_range(md, j->fd, JHDR_SIZE, j->k, md->fd, j->p,
+	    &err_file) != 0 || fsync(md->fd) != 0) {
+		io_error(md, "write", err_file, why);
+		return MD_TEMP;
+	}
+	(void)close(j->fd);
+	j->fd = -1;
+	if (spool_unlink(md, md->jpath) != 0) {
+		io_error(md, "remove", md->jpath, why);
+		return MD_TEMP;
+	}
+	(void)fsync_dir_of(md->jpath);
+	return MD_OK;
+}
+
+/* Recovery, new mail after S1 (the file now ends at cur): one new
+   journal with the old kept bytes and the new mail, then apply it. */
+static enum md_status
+journal_rejournal(struct maildrop *md, struct journal *j, uint64_t cur,
+    const char **why)
+{
+	struct regather g = { j->fd, j->k, j->s1, cur - j->s1 };
+	struct journal nj;
+	enum md_status st;
+
+	memset(&nj, 0, sizeof(nj));
+	nj.ino = j->ino;
+	nj.p = j->p;
+	nj.k = j->k + (cur - j->s1);
+	nj.s1 = cur;
+	if ((st = journal_commit(md, &nj, gather_recovered, &g, why)) !=
+	    MD_OK)
+		return st;
+	(void)close(j->fd);
+	*j = nj;
+	return journal_apply(md, j, why);
+}
+
 static enum md_status
 journal_recover(struct maildrop *md, const char **why)
 {
@@ -1934,43 +1979,12 @@ journal_recover(struct maildrop *md, const char **why)
 		st2 = MD_TEMP;
 		goto out;
 	}
-	if (new_from == j.p + j.k) {
-		/* already cut at F: rewriting the kept bytes is idempotent */
-		const char *err_file = md->path;
-		if (copy_range(md, j.fd, JHDR_SIZE, j.k, md->fd, j.p,
-		    &err_file) != 0 || fsync(md->fd) != 0) {
-			io_error(md, "write", err_file, why);
-			st2 = MD_TEMP;
-			goto out;
-		}
-		(void)close(j.fd);
-		j.fd = -1;
-		if (spool_unlink(md, md->jpath) != 0) {
-			io_error(md, "remove", md->jpath, why);
-			return MD_TEMP;
-		}
-		(void)fsync_dir_of(md->jpath);
-		return MD_OK;
-	}
-	if (cur == j.s1) {
+	if (new_from == j.p + j.k)
+		st2 = journal_finish_cut(md, &j, why);
+	else if (cur == j.s1)
 		st2 = journal_apply(md, &j, why);
-	} else {
-		/* new mail after S1: one journal with both, then apply */
-		struct regather g = { j.fd, j.k, j.s1, cur - j.s1 };
-		struct journal nj;
-
-		memset(&nj, 0, sizeof(nj));
-		nj.ino = j.ino;
-		nj.p = j.p;
-		nj.k = j.k + (cur - j.s1);
-		nj.s1 = cur;
-		if ((st2 = journal_commit(md, &nj, gather_recovered, &g,
-		    why)) != MD_OK)
-			goto out;
-		(void)close(j.fd);
-		j = nj;
-		st2 = journal_apply(md, &j, why);
-	}
+	else
+		st2 = journal_rejournal(md, &j, cur, why);
 out:
 	if (j.fd >= 0)
 		(void)close(j.fd);
