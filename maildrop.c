@@ -61,7 +61,7 @@
  * Fingerprinted blocks: 1 MiB, big enough that a MAC init per block is
  * noise, small enough that proving one message reads little around it;
  * bigger for files over 64 GiB, so that their number, and the memory they
- * take (25 bytes each, at most 1.6 MB), stays bounded.
+ * take (17 bytes each, at most 1.1 MB), stays bounded.
  */
 #define TAG_BLOCK	(1024 * 1024)
 #define TAG_MAX_BLOCKS	65536
@@ -398,6 +398,16 @@ dotlock_stale(const struct maildrop *md, time_t now, long *dead)
 	return now - st.st_mtime > md->cfg.stale_secs;
 }
 
+/* pop3d's unique file for the dotlock of process pid on this host. */
+static int
+dotlock_unique(const struct maildrop *md, long pid, const char *host,
+    char *buf, size_t size)
+{
+	int n = snprintf(buf, size, "%s.%ld.%s", md->lockpath, pid, host);
+
+	return n >= 0 && (size_t)n < size ? 0 : -1;
+}
+
 /*
  * liblockfile's NFS-safe way: create a unique file, link() it to
  * PATH.lock and trust the link count, not link()'s return value.
@@ -415,8 +425,7 @@ dotlock_try(struct maildrop *md)
 		memcpy(host, "localhost", 10);
 	host[sizeof(host) - 1] = '\0';
 	host[strcspn(host, "/")] = '\0';
-	if (snprintf(tmp, sizeof(tmp), "%s.%ld.%s", md->lockpath,
-	    (long)getpid(), host) >= (int)sizeof(tmp))
+	if (dotlock_unique(md, (long)getpid(), host, tmp, sizeof(tmp)) != 0)
 		return TRY_ERR;
 	len = snprintf(content, sizeof(content), "%ld %s\n", (long)getpid(),
 	    host);
@@ -459,9 +468,8 @@ dotlock_try(struct maildrop *md)
 		(void)unlink(md->lockpath);
 		/* a pop3d killed before it removed its unique file left
 		   that too: same name as ours, with the dead pid */
-		if (dead > 0 && snprintf(tmp_dead, sizeof(tmp_dead),
-		    "%s.%ld.%s", md->lockpath, dead, host) <
-		    (int)sizeof(tmp_dead))
+		if (dead > 0 && dotlock_unique(md, dead, host, tmp_dead,
+		    sizeof(tmp_dead)) == 0)
 			(void)unlink(tmp_dead);
 	}
 	if (unlink(tmp) != 0 && r == TRY_OK)
@@ -791,6 +799,36 @@ out:
 }
 
 /* ---------------------------------------------------------------- */
+/* Work for the second core: a job returns NULL when it succeeded.   */
+/* Without a thread (none can be made) it runs in this one instead.  */
+
+struct worker {
+	void *(*job)(void *);
+	void *arg;
+	pthread_t thread;
+	int started;
+};
+
+static void
+worker_start(struct worker *w, void *(*job)(void *), void *arg)
+{
+	w->job = job;
+	w->arg = arg;
+	w->started = pthread_create(&w->thread, NULL, job, arg) == 0;
+}
+
+/* Wait for the job (or run it now); 0 if it succeeded. */
+static int
+worker_finish(struct worker *w)
+{
+	void *r;
+
+	if (!w->started)
+		return w->job(w->arg) == NULL ? 0 : -1;
+	return pthread_join(w->thread, &r) == 0 && r == NULL ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- */
 /* Fingerprints: proof that bytes are still the ones indexed         */
 /*
  * Between login and QUIT the file is not locked, and mail delivered
@@ -971,10 +1009,8 @@ check_mbox_start(struct maildrop *md, uint64_t size, const char **why)
 static enum md_status
 index_mailbox(struct maildrop *md, const char **why)
 {
-	pthread_t tagger;
-	void *tagged = NULL;
+	struct worker tagger;
 	enum md_status st;
-	int threaded;
 
 	if (fstat(md->fd, &md->snap) != 0) {
 		syslog(LOG_ERR, "fstat %s: %s", md->path, strerror(errno));
@@ -993,10 +1029,9 @@ index_mailbox(struct maildrop *md, const char **why)
 		return MD_TEMP;
 	}
 	/* the fingerprints on the other core, if there is one */
-	threaded = pthread_create(&tagger, NULL, tag_all_blocks, md) == 0;
+	worker_start(&tagger, tag_all_blocks, md);
 	st = scan(md, 0, md->size, index_add, NULL, why);
-	if ((threaded ? pthread_join(tagger, &tagged) != 0 :
-	    (tagged = tag_all_blocks(md)) != NULL) || tagged != NULL) {
+	if (worker_finish(&tagger) != 0) {
 		syslog(LOG_ERR, "cannot fingerprint %s", md->path);
 		if (st == MD_OK) {
 			*why = "cannot fingerprint the mailbox";
@@ -1257,11 +1292,10 @@ number_duplicates(struct maildrop *md)
 struct hash_job {
 	struct maildrop *md;
 	unsigned first, last;	/* messages [first, last) */
-	int ok;
 };
 
 /* Digests of one job's messages, into md->dig[first..last) only, with a
-   buffer of its own: two jobs may run at once. */
+   buffer of its own: two jobs may run at once.  NULL if all were done. */
 static void *
 hash_range(void *arg)
 {
@@ -1275,9 +1309,8 @@ hash_range(void *arg)
 	int open = 0;
 	char *buf;
 
-	job->ok = 0;
 	if ((buf = malloc(SCAN_BUF)) == NULL)
-		return NULL;
+		return job;
 	if ((h = EVP_MD_CTX_new()) == NULL)
 		goto out;
 	while (i < job->last) {
@@ -1308,11 +1341,10 @@ hash_range(void *arg)
 		}
 		off = cend;
 	}
-	job->ok = i == job->last;
 out:
 	EVP_MD_CTX_free(h);
 	free(buf);
-	return NULL;
+	return i == job->last ? NULL : job;
 }
 
 /*
@@ -1322,33 +1354,29 @@ out:
 static enum md_status
 hash_messages(struct maildrop *md)
 {
-	struct hash_job a = { md, 0, md->nmsg, 0 }, b = { md, 0, 0, 0 };
+	struct hash_job a = { md, 0, md->nmsg }, b = { md, 0, 0 };
 	uint64_t half = md->msg[0].off + (md->size - md->msg[0].off) / 2;
-	pthread_t t;
-	int threaded = 0;
+	unsigned lo = 0, hi = md->nmsg - 1;
+	struct worker second;
+	int ok;
 
-	if (md->size >= HASH_SPLIT_MIN) {
-		unsigned lo = 0, hi = md->nmsg - 1;
-
-		while (lo < hi) {	/* the first message starting past half */
-			unsigned mid = lo + (hi - lo) / 2;
-			if (md->msg[mid].off > half)
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-		if (lo > 0 && md->msg[lo].off > half) {
-			a.last = b.first = lo;
-			b.last = md->nmsg;
-			threaded = pthread_create(&t, NULL, hash_range, &b) == 0;
-			if (!threaded)
-				a.last = md->nmsg;
-		}
+	if (md->size < HASH_SPLIT_MIN)
+		return hash_range(&a) == NULL ? MD_OK : MD_TEMP;
+	while (lo < hi) {	/* the first message starting past half */
+		unsigned mid = lo + (hi - lo) / 2;
+		if (md->msg[mid].off > half)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
-	(void)hash_range(&a);
-	if (threaded && pthread_join(t, NULL) != 0)
-		b.ok = 0;
-	return a.ok && (!threaded || b.ok) ? MD_OK : MD_TEMP;
+	if (lo == 0 || md->msg[lo].off <= half)	/* one big message */
+		return hash_range(&a) == NULL ? MD_OK : MD_TEMP;
+	a.last = b.first = lo;
+	b.last = md->nmsg;
+	worker_start(&second, hash_range, &b);
+	ok = hash_range(&a) == NULL;
+	ok = worker_finish(&second) == 0 && ok;
+	return ok ? MD_OK : MD_TEMP;
 }
 
 static enum md_status

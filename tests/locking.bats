@@ -439,20 +439,24 @@ dead_pid() {
 	assert_clean_spool
 }
 
-@test "SIGTERM during UPDATE: the update finishes, the client gets its reply, then pop3d ends; no lock, no journal" {
+@test "SIGTERM, SIGHUP or SIGINT during UPDATE: the update finishes, the client gets its reply, then pop3d ends; no lock, no journal" {
 	setup_maildrop
-	integ_gen L,s,L,s
 	slow_update
-	pop3 <<-EOF
-	$LOGIN
-	DELE 1
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh -c 'kill -TERM \$(sh "\$0" "\$1" -p "\$2")' $TESTS/integ-pidof.sh $POP3D $PASSWD > /dev/null 2>&1 &
-	QUIT
-	EOF
-	printf '%s\n' "${lines[@]}" >&2
-	[ "${lines[4]}" = "+OK pop3d signing off (1 messages deleted, 3 left)" ]
-	wait_mda
-	grep -q "^journal=yes rc=0 " "$LOG"
-	integ_check --deleted 1 --expect deleted
-	assert_clean_spool
+	local sig
+	for sig in TERM HUP INT; do
+		rm -f "$MBOX" "$LOG"
+		integ_gen L,s,L,s
+		pop3 <<-EOF
+		$LOGIN
+		DELE 1
+		!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh -c 'kill -$sig \$(sh "\$0" "\$1" -p "\$2")' $TESTS/integ-pidof.sh $POP3D $PASSWD > /dev/null 2>&1 &
+		QUIT
+		EOF
+		printf 'SIG%s: %s\n' "$sig" "${lines[@]}" >&2
+		[ "${lines[4]}" = "+OK pop3d signing off (1 messages deleted, 3 left)" ]
+		wait_mda
+		grep -q "^journal=yes rc=0 " "$LOG"
+		integ_check --deleted 1 --expect deleted
+		assert_clean_spool
+	done
 }
