@@ -27,7 +27,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 SRCS = pop3d.c auth.c maildrop.c tls.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h maildrop.h tls.h
+HDRS = auth.h maildrop.h tls.h params.h
 
 .PHONY: all test test-asan asan demo bench install uninstall clean
 

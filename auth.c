@@ -27,12 +27,7 @@
 #include <openssl/evp.h>
 
 #include "auth.h"
-
-/* passwd-file and APOP-file lines longer than this are malformed. */
-#define LINE_MAX_LEN	1024
-
-/* A dummy hash is picked among at most this many distinct methods. */
-#define MAX_METHODS	8
+#include "params.h"
 
 #define SOURCE_SYSTEM	"system accounts"
 #define SOURCE_FILE	"passwd file"
@@ -48,9 +43,9 @@ struct account {
 /* The dummy hash: the method and cost most accounts use             */
 
 struct methods {
-	char key[MAX_METHODS][40];
-	char example[MAX_METHODS][CRYPT_OUTPUT_SIZE];
-	unsigned count[MAX_METHODS];
+	char key[MAX_HASH_METHODS][40];
+	char example[MAX_HASH_METHODS][CRYPT_OUTPUT_SIZE];
+	unsigned count[MAX_HASH_METHODS];
 	unsigned n;
 };
 
@@ -94,7 +89,7 @@ methods_add(struct methods *m, const char *hash)
 			m->count[i]++;
 			return;
 		}
-	if (m->n == MAX_METHODS)
+	if (m->n == MAX_HASH_METHODS)
 		return;
 	memcpy(m->key[m->n], key, strlen(key) + 1);
 	memcpy(m->example[m->n], hash, strlen(hash) + 1);
@@ -385,7 +380,7 @@ file_find(const struct auth_config *cfg, const char *name,
 			line[--len] = '\0';
 		if (len == 0 || line[0] == '#')
 			continue;
-		if ((size_t)len > LINE_MAX_LEN || strlen(line) != (size_t)len ||
+		if ((size_t)len > AUTH_LINE_MAX || strlen(line) != (size_t)len ||
 		    split_passwd(line, f) != 0 || f[0][0] == '\0' ||
 		    parse_id(f[2], &id) != 0 || parse_id(f[3], &id) != 0) {
 			syslog(LOG_WARNING, "%s:%lu: malformed line skipped",
@@ -601,7 +596,7 @@ auth_apop(const struct auth_config *cfg, const char *name,
     const char **why)
 {
 	struct account a;
-	char dummy[CRYPT_OUTPUT_SIZE], secret[LINE_MAX_LEN];
+	char dummy[CRYPT_OUTPUT_SIZE], secret[AUTH_LINE_MAX];
 	unsigned char want[EVP_MAX_MD_SIZE], got[16];
 	EVP_MD_CTX *ctx;
 	enum auth_result r;

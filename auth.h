@@ -12,7 +12,7 @@
 #include <limits.h>
 #include <sys/types.h>
 
-#define AUTH_NAME_MAX	64	/* longest user name we look up */
+#include "params.h"
 
 struct auth_config {
 	const char *passwd_file;	/* NULL: the system accounts */

@@ -33,48 +33,7 @@
 #include <openssl/evp.h>
 
 #include "maildrop.h"
-
-/*
- * Reads while indexing are this large: big enough that the syscall cost
- * vanishes next to scanning, small enough to stay in L2 on small hosts.
- */
-#define SCAN_BUF	(1024 * 1024)
-
-/* RETR reads this much at a time; the converted output is at most 2x. */
-#define SEND_CHUNK	(256 * 1024)
-#define TOP_FIRST_READ	(16 * 1024)
-
-/*
- * A line head this long is enough to classify the line ("From x",
- * "X-IMAPbase:").  A line start with fewer bytes left in the buffer and
- * no LF is carried over to the next read instead.
- */
-#define HEAD_MIN	16
-
-/*
- * Memory grows with the number of messages (one struct md_msg each, 48
- * bytes, plus 20 bytes once UIDL is asked); this bounds it at ~140 MB.
- */
-#define MAX_MSGS	2000000u
-
-/*
- * Fingerprinted blocks: 1 MiB, big enough that a MAC init per block is
- * noise, small enough that proving one message reads little around it;
- * bigger for files over 64 GiB, so that their number, and the memory they
- * take (17 bytes each, at most 1.1 MB), stays bounded.
- */
-#define TAG_BLOCK	(1024 * 1024)
-#define TAG_MAX_BLOCKS	65536
-#define TAG_LEN		16
-/* UIDL digests: two threads from a mailbox of this size on */
-#define HASH_SPLIT_MIN	(16 * 1024 * 1024)
-
-/* Lock retries: short enough to feel instant, long enough not to spin. */
-#define LOCK_RETRY_MS	50
-
-/* An update that runs long touches its dotlock this often: well inside
-   the 5 minutes after which lockers without a pid call a lock stale. */
-#define LOCK_REFRESH_SECS 60
+#include "params.h"
 
 /* The journal's header block; the kept bytes follow it. */
 #define JHDR_SIZE	4096
@@ -2172,7 +2131,7 @@ maildrop_update(struct maildrop *md, const char **why)
 	}
 	if ((st = lock_take(md, why)) != MD_OK) {
 		if (st == MD_INUSE)
-			st = MD_TEMP;	/* SPEC: a lock at QUIT is [SYS/TEMP] */
+			st = MD_TEMP;	/* README "Locking": a lock at QUIT is [SYS/TEMP] */
 		return st;
 	}
 	st = update_locked(md, why);

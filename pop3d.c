@@ -39,42 +39,7 @@
 #include "auth.h"
 #include "maildrop.h"
 #include "tls.h"
-
-#define POP3D_VERSION	"1.0"
-
-/* RFC 2449 section 4: a command line is at most 255 octets with CRLF. */
-#define CMD_LINE_MAX	255
-
-/* RFC 1939 section 3: an argument is at most 40 characters (PASS and
-   AUTH data excepted: pass phrases and base64 are longer). */
-#define ARG_MAX_LEN	40
-#define MAX_ARGS	2
-
-/* Input is read in big gulps so a pipelined session costs few reads;
-   replies are corked in the output buffer until input runs out. */
-#define IN_BUF		16384
-#define OUT_BUF		(256 * 1024)
-
-/* RFC 1939 section 3: the autologout timer is at least 10 minutes. */
-#define DEFAULT_TIMEOUT	600
-#define MAX_TIMEOUT	86400
-#define DEFAULT_FAIL_DELAY 2
-#define MAX_FAIL_DELAY	60
-#define MAX_AUTH_FAILS	3
-
-/* uids below this are system accounts and never log in by default. */
-#define DEFAULT_MIN_UID	1000
-
-/* SPEC: a lock is waited for about 10 s; a dotlock older than 5 minutes
-   is stale (liblockfile's rule), or at once if its process is gone. */
-#define LOCK_WAIT	10
-#define STALE_SECS	300
-
-#define DEFAULT_MAILDROP "/var/mail/%u"
-
-/* Exit statuses: 0 after QUIT or EOF, 1 internal failure, 2 bad setup. */
-#define EXIT_INTERNAL	1
-#define EXIT_SETUP	2
+#include "params.h"
 
 struct config {
 	struct auth_config auth;
