@@ -1,0 +1,444 @@
+/*
+ * mdindex.c - the persistent index file's bytes and when to trust them.
+ *
+ * This file owns the on-disk format of the index (README "Persistent
+ * index") and the pure rule that says what a decoded index is worth for
+ * the mailbox open now.  Reading and writing the side file safely is in
+ * mdindex_file.c.  Every field has a fixed width and is little-endian,
+ * written byte by byte, so hosts of any architecture that share a spool
+ * read each other's files or reject them, never misread them:
+ *
+ *   offset  bytes  field
+ *        0      8  magic "POP3DIDX"
+ *        8      4  format version (MDINDEX_VERSION)
+ *       12      4  the mailbox owner's uid
+ *       16      8  the mailbox's st_dev
+ *       24      8  st_ino
+ *       32      8  st_size
+ *       40      8  mtime seconds (two's complement)
+ *       48      4  mtime nanoseconds
+ *       52      4  ctime nanoseconds
+ *       56      8  ctime seconds (two's complement)
+ *       64      8  coarse clock tick at writing: seconds
+ *       72      4  tick nanoseconds
+ *       76      4  message count n
+ *       80      8  indexed end: bytes indexed
+ *       88      8  block size
+ *       96      4  block count b
+ *      100      4  zero
+ *      104     32  Poly1305 key of the block tags
+ *      136   56 n  per message: off 8, end 8, RETR size 8, From_ line
+ *                  length 8, flags 4, dup 4, UIDL digest 16
+ *       ..   16 b  per block: its Poly1305 tag
+ *       ..     16  SHA-256 of all the bytes before, truncated
+ *
+ * The checksum catches truncation, torn writes and bit flips; it is not a
+ * MAC, and need not be: the file is the mailbox owner's, mode 0600, and
+ * whoever can write it can rewrite the mailbox itself, so a forged index
+ * can show its author nothing the author could not put in the mailbox.
+ * For the same reason the tags' key may be stored beside them: the tags
+ * prove that bytes are unchanged against MDAs and editors, which never
+ * read this file, not against the owner.
+ *
+ * Decoding checks every count against the file's length before it
+ * allocates, and every entry against its neighbours, so that what it
+ * returns satisfies the invariants the maildrop code relies on.  It is
+ * canonical: whatever it accepts, mdindex_encode() gives back byte for
+ * byte.
+ */
+#define _GNU_SOURCE
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "mdindex.h"
+
+#define MAGIC		"POP3DIDX"
+#define NSEC_PER_SEC	1000000000L
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static void
+put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 3; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Seconds go through uint64_t as two's complement, not by a cast of a
+   negative value (implementation-defined the other way). */
+static uint64_t
+sec_bits(time_t s)
+{
+	return s < 0 ? ~(uint64_t)(-(s + 1)) : (uint64_t)s;
+}
+
+static time_t
+sec_value(uint64_t v)
+{
+	return v >> 63 ? -(time_t)(~v) - 1 : (time_t)v;
+}
+
+static int
+checksum(const unsigned char *buf, size_t len,
+    unsigned char sum[MDINDEX_SUM_LEN])
+{
+	unsigned char full[EVP_MAX_MD_SIZE];
+	unsigned int n;
+
+	if (EVP_Digest(buf, len, full, &n, EVP_sha256(), NULL) != 1 ||
+	    n < MDINDEX_SUM_LEN)
+		return -1;
+	memcpy(sum, full, MDINDEX_SUM_LEN);
+	return 0;
+}
+
+static uint64_t
+layout_len(uint32_t nmsg, uint32_t nblk)
+{
+	/* both bounded first, so this cannot overflow */
+	return (uint64_t)MDINDEX_HEAD_LEN + (uint64_t)MDINDEX_MSG_LEN * nmsg +
+	    (uint64_t)MDINDEX_TAG_LEN * nblk + MDINDEX_SUM_LEN;
+}
+
+uint64_t
+mdindex_encoded_len(const struct mdindex *ix)
+{
+	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS)
+		return 0;
+	return layout_len(ix->nmsg, ix->nblk);
+}
+
+/* ---------------------------------------------------------------- */
+/* Validation: what both encoding and decoding insist on             */
+
+static int
+time_ok(const struct timespec *t)
+{
+	return t->tv_nsec >= 0 && t->tv_nsec < NSEC_PER_SEC;
+}
+
+/* Blocks as the maildrop makes them: TAG_BLOCK doubled until they fit. */
+static int
+blocks_ok(const struct mdindex *ix)
+{
+	uint64_t bs = ix->blk_size;
+
+	if (ix->end == 0)
+		return ix->nblk == 0;
+	if (bs < TAG_BLOCK || (bs & (bs - 1)) != 0 || bs > UINT64_MAX / 2)
+		return 0;
+	return ix->nblk == ix->end / bs + (ix->end % bs != 0);
+}
+
+/* Entry i lies after entry i - 1 and inside [0, limit). */
+static int
+msg_ok(const struct mdindex *ix, uint32_t i, uint64_t limit)
+{
+	const struct mdindex_msg *m = &ix->msg[i];
+	static const unsigned char zero[MDINDEX_DIGEST_LEN];
+	uint64_t body;
+
+	if ((m->flags & ~MDINDEX_FLAGS) != 0 ||
+	    ((m->flags & MDINDEX_HIDDEN) && i != 0))
+		return 0;
+	if (m->flags & MDINDEX_DIGEST) {
+		if (m->dup == 0)
+			return 0;
+	} else if (m->dup != 0 || memcmp(m->digest, zero, sizeof(zero)) != 0)
+		return 0;
+	if (i > 0 && m->off < ix->msg[i - 1].end)
+		return 0;
+	if (m->sep_len == 0 || m->off > limit || m->sep_len > limit - m->off ||
+	    m->end < m->off + m->sep_len || m->end > limit)
+		return 0;
+	/* LF becomes CRLF and a last line gets one: at most 2 per byte + 2 */
+	body = m->end - m->off - m->sep_len;
+	return m->size <= 2 * body + 2;
+}
+
+static int
+mdindex_valid(const struct mdindex *ix, const char **why)
+{
+	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS) {
+		*why = "index counts out of bounds";
+		return 0;
+	}
+	if (!time_ok(&ix->mtime) || !time_ok(&ix->ctime) ||
+	    !time_ok(&ix->tick)) {
+		*why = "index has an invalid time";
+		return 0;
+	}
+	if (ix->end > ix->size || !blocks_ok(ix)) {
+		*why = "index blocks do not cover the indexed bytes";
+		return 0;
+	}
+	for (uint32_t i = 0; i < ix->nmsg; i++) {
+		uint64_t limit = i + 1 < ix->nmsg ? ix->msg[i + 1].off :
+		    ix->end;
+		if (!msg_ok(ix, i, limit)) {
+			*why = "index has an inconsistent message entry";
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* ---------------------------------------------------------------- */
+/* Encoding                                                          */
+
+static void
+encode_head(const struct mdindex *ix, unsigned char *h)
+{
+	memcpy(h, MAGIC, 8);
+	put32(h + 8, MDINDEX_VERSION);
+	put32(h + 12, ix->uid);
+	put64(h + 16, ix->dev);
+	put64(h + 24, ix->ino);
+	put64(h + 32, ix->size);
+	put64(h + 40, sec_bits(ix->mtime.tv_sec));
+	put32(h + 48, (uint32_t)ix->mtime.tv_nsec);
+	put32(h + 52, (uint32_t)ix->ctime.tv_nsec);
+	put64(h + 56, sec_bits(ix->ctime.tv_sec));
+	put64(h + 64, sec_bits(ix->tick.tv_sec));
+	put32(h + 72, (uint32_t)ix->tick.tv_nsec);
+	put32(h + 76, ix->nmsg);
+	put64(h + 80, ix->end);
+	put64(h + 88, ix->blk_size);
+	put32(h + 96, ix->nblk);
+	put32(h + 100, 0);
+	memcpy(h + 104, ix->key, MDINDEX_KEY_LEN);
+}
+
+static void
+encode_msg(const struct mdindex_msg *m, unsigned char *p)
+{
+	put64(p, m->off);
+	put64(p + 8, m->end);
+	put64(p + 16, m->size);
+	put64(p + 24, m->sep_len);
+	put32(p + 32, m->flags);
+	put32(p + 36, m->dup);
+	memcpy(p + 40, m->digest, MDINDEX_DIGEST_LEN);
+}
+
+int
+mdindex_encode(const struct mdindex *ix, unsigned char *out, size_t len,
+    const char **why)
+{
+	unsigned char *p = out;
+
+	if (!mdindex_valid(ix, why))
+		return -1;
+	if (len != mdindex_encoded_len(ix)) {
+		*why = "index buffer of the wrong length";
+		return -1;
+	}
+	encode_head(ix, p);
+	p += MDINDEX_HEAD_LEN;
+	for (uint32_t i = 0; i < ix->nmsg; i++, p += MDINDEX_MSG_LEN)
+		encode_msg(&ix->msg[i], p);
+	for (uint32_t b = 0; b < ix->nblk; b++, p += MDINDEX_TAG_LEN)
+		memcpy(p, ix->tag[b], MDINDEX_TAG_LEN);
+	if (checksum(out, (size_t)(p - out), p) != 0) {
+		*why = "cannot compute SHA-256";
+		return -1;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Decoding                                                          */
+
+/* The header alone: magic, version, and counts that fit the length. */
+static int
+decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
+    const char **why)
+{
+	if (len < MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN ||
+	    memcmp(h, MAGIC, 8) != 0) {
+		*why = "not an index file";
+		return -1;
+	}
+	if (get32(h + 8) != MDINDEX_VERSION) {
+		*why = "index of another format version";
+		return -1;
+	}
+	ix->nmsg = get32(h + 76);
+	ix->nblk = get32(h + 96);
+	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
+	    get32(h + 100) != 0) {
+		*why = "index counts out of bounds";
+		return -1;
+	}
+	if (layout_len(ix->nmsg, ix->nblk) != len) {
+		*why = "index truncated or of the wrong length";
+		return -1;
+	}
+	ix->uid = get32(h + 12);
+	ix->dev = get64(h + 16);
+	ix->ino = get64(h + 24);
+	ix->size = get64(h + 32);
+	ix->mtime.tv_sec = sec_value(get64(h + 40));
+	ix->mtime.tv_nsec = (long)get32(h + 48);
+	ix->ctime.tv_nsec = (long)get32(h + 52);
+	ix->ctime.tv_sec = sec_value(get64(h + 56));
+	ix->tick.tv_sec = sec_value(get64(h + 64));
+	ix->tick.tv_nsec = (long)get32(h + 72);
+	ix->end = get64(h + 80);
+	ix->blk_size = get64(h + 88);
+	memcpy(ix->key, h + 104, MDINDEX_KEY_LEN);
+	return 0;
+}
+
+static void
+decode_msg(const unsigned char *p, struct mdindex_msg *m)
+{
+	m->off = get64(p);
+	m->end = get64(p + 8);
+	m->size = get64(p + 16);
+	m->sep_len = get64(p + 24);
+	m->flags = get32(p + 32);
+	m->dup = get32(p + 36);
+	memcpy(m->digest, p + 40, MDINDEX_DIGEST_LEN);
+}
+
+static int
+decode_arrays(const unsigned char *buf, struct mdindex *ix, const char **why)
+{
+	const unsigned char *p = buf + MDINDEX_HEAD_LEN;
+
+	/* calloc of what the length already proved is in the file */
+	ix->msg = calloc(ix->nmsg == 0 ? 1 : ix->nmsg, sizeof(*ix->msg));
+	ix->tag = calloc(ix->nblk == 0 ? 1 : ix->nblk, sizeof(*ix->tag));
+	if (ix->msg == NULL || ix->tag == NULL) {
+		*why = "out of memory for the index";
+		return -1;
+	}
+	for (uint32_t i = 0; i < ix->nmsg; i++, p += MDINDEX_MSG_LEN)
+		decode_msg(p, &ix->msg[i]);
+	for (uint32_t b = 0; b < ix->nblk; b++, p += MDINDEX_TAG_LEN)
+		memcpy(ix->tag[b], p, MDINDEX_TAG_LEN);
+	return 0;
+}
+
+int
+mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
+    const char **why)
+{
+	unsigned char sum[MDINDEX_SUM_LEN];
+
+	memset(ix, 0, sizeof(*ix));
+	if (decode_head(buf, len, ix, why) != 0)
+		goto fail;
+	if (checksum(buf, len - MDINDEX_SUM_LEN, sum) != 0) {
+		*why = "cannot compute SHA-256";
+		goto fail;
+	}
+	if (CRYPTO_memcmp(sum, buf + len - MDINDEX_SUM_LEN, sizeof(sum)) != 0) {
+		*why = "index checksum mismatch";
+		goto fail;
+	}
+	if (decode_arrays(buf, ix, why) != 0 || !mdindex_valid(ix, why))
+		goto fail;
+	return 0;
+fail:
+	mdindex_free(ix);
+	return -1;
+}
+
+void
+mdindex_free(struct mdindex *ix)
+{
+	free(ix->msg);
+	free(ix->tag);
+	ix->msg = NULL;
+	ix->tag = NULL;
+	ix->nmsg = ix->nblk = 0;
+	explicit_bzero(ix->key, sizeof(ix->key));
+}
+
+/* ---------------------------------------------------------------- */
+/* Trust                                                             */
+
+/* a < b */
+static int
+time_before(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec < b->tv_sec ||
+	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+static int
+time_same(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * Before Linux 6.13 file times come from a coarse clock, so a same-size
+ * rewrite in the same tick as the write the index saw leaves size and
+ * times as they were.  The index describes the file only if its times
+ * were older than the tick read after its fstat: every later write then
+ * gets a time from that tick on, and so differs.
+ */
+enum mdindex_trust
+mdindex_trust(const struct mdindex *ix, const struct stat *mbox,
+    const struct stat *file, const char **why)
+{
+	if (!mdindex_file_ok(file, mbox->st_uid, why))
+		return MDINDEX_UNTRUSTED;
+	if (ix->uid != (uint32_t)mbox->st_uid) {
+		*why = "index written for another owner";
+		return MDINDEX_UNTRUSTED;
+	}
+	if (ix->dev != (uint64_t)mbox->st_dev ||
+	    ix->ino != (uint64_t)mbox->st_ino) {
+		*why = "index describes another file";
+		return MDINDEX_UNTRUSTED;
+	}
+	if (!time_before(&ix->mtime, &ix->tick) ||
+	    !time_before(&ix->ctime, &ix->tick)) {
+		*why = "index written in the clock tick of a mailbox change";
+		return MDINDEX_UNTRUSTED;
+	}
+	if ((uint64_t)mbox->st_size < ix->size) {
+		*why = "mailbox shrank since the index was written";
+		return MDINDEX_UNTRUSTED;
+	}
+	if ((uint64_t)mbox->st_size > ix->size)
+		return MDINDEX_GREW;
+	if (!time_same(&mbox->st_mtim, &ix->mtime) ||
+	    !time_same(&mbox->st_ctim, &ix->ctime)) {
+		*why = "mailbox rewritten since the index was written";
+		return MDINDEX_UNTRUSTED;
+	}
+	return MDINDEX_UNCHANGED;
+}
