@@ -28,7 +28,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 SRCS = pop3d.c auth.c maildrop.c mdindex.c mdindex_file.c tls.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h maildrop.h mdindex.h tls.h params.h
+HDRS = auth.h byteorder.h maildrop.h mdindex.h tls.h params.h
 
 .PHONY: all test test-asan asan check demo bench install uninstall clean
 

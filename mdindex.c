@@ -53,44 +53,11 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "byteorder.h"
 #include "mdindex.h"
 
 #define MAGIC		"POP3DIDX"
 #define NSEC_PER_SEC	1000000000L
-
-static void
-put32(unsigned char *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
 
 /* Seconds go through uint64_t as two's complement, not by a cast of a
    negative value (implementation-defined the other way). */
@@ -218,34 +185,34 @@ static void
 encode_head(const struct mdindex *ix, unsigned char *h)
 {
 	memcpy(h, MAGIC, 8);
-	put32(h + 8, MDINDEX_VERSION);
-	put32(h + 12, ix->uid);
-	put64(h + 16, ix->dev);
-	put64(h + 24, ix->ino);
-	put64(h + 32, ix->size);
-	put64(h + 40, sec_bits(ix->mtime.tv_sec));
-	put32(h + 48, (uint32_t)ix->mtime.tv_nsec);
-	put32(h + 52, (uint32_t)ix->ctime.tv_nsec);
-	put64(h + 56, sec_bits(ix->ctime.tv_sec));
-	put64(h + 64, sec_bits(ix->tick.tv_sec));
-	put32(h + 72, (uint32_t)ix->tick.tv_nsec);
-	put32(h + 76, ix->nmsg);
-	put64(h + 80, ix->end);
-	put64(h + 88, ix->blk_size);
-	put32(h + 96, ix->nblk);
-	put32(h + 100, 0);
+	le_put(h + 8, MDINDEX_VERSION, 4);
+	le_put(h + 12, ix->uid, 4);
+	le_put(h + 16, ix->dev, 8);
+	le_put(h + 24, ix->ino, 8);
+	le_put(h + 32, ix->size, 8);
+	le_put(h + 40, sec_bits(ix->mtime.tv_sec), 8);
+	le_put(h + 48, (uint32_t)ix->mtime.tv_nsec, 4);
+	le_put(h + 52, (uint32_t)ix->ctime.tv_nsec, 4);
+	le_put(h + 56, sec_bits(ix->ctime.tv_sec), 8);
+	le_put(h + 64, sec_bits(ix->tick.tv_sec), 8);
+	le_put(h + 72, (uint32_t)ix->tick.tv_nsec, 4);
+	le_put(h + 76, ix->nmsg, 4);
+	le_put(h + 80, ix->end, 8);
+	le_put(h + 88, ix->blk_size, 8);
+	le_put(h + 96, ix->nblk, 4);
+	le_put(h + 100, 0, 4);
 	memcpy(h + 104, ix->key, MDINDEX_KEY_LEN);
 }
 
 static void
 encode_msg(const struct mdindex_msg *m, unsigned char *p)
 {
-	put64(p, m->off);
-	put64(p + 8, m->end);
-	put64(p + 16, m->size);
-	put64(p + 24, m->sep_len);
-	put32(p + 32, m->flags);
-	put32(p + 36, m->dup);
+	le_put(p, m->off, 8);
+	le_put(p + 8, m->end, 8);
+	le_put(p + 16, m->size, 8);
+	le_put(p + 24, m->sep_len, 8);
+	le_put(p + 32, m->flags, 4);
+	le_put(p + 36, m->dup, 4);
 	memcpy(p + 40, m->digest, MDINDEX_DIGEST_LEN);
 }
 
@@ -287,14 +254,14 @@ decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
 		*why = "not an index file";
 		return -1;
 	}
-	if (get32(h + 8) != MDINDEX_VERSION) {
+	if ((uint32_t)le_get(h + 8, 4) != MDINDEX_VERSION) {
 		*why = "index of another format version";
 		return -1;
 	}
-	ix->nmsg = get32(h + 76);
-	ix->nblk = get32(h + 96);
+	ix->nmsg = (uint32_t)le_get(h + 76, 4);
+	ix->nblk = (uint32_t)le_get(h + 96, 4);
 	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
-	    get32(h + 100) != 0) {
+	    (uint32_t)le_get(h + 100, 4) != 0) {
 		*why = "index counts out of bounds";
 		return -1;
 	}
@@ -302,18 +269,18 @@ decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
 		*why = "index truncated or of the wrong length";
 		return -1;
 	}
-	ix->uid = get32(h + 12);
-	ix->dev = get64(h + 16);
-	ix->ino = get64(h + 24);
-	ix->size = get64(h + 32);
-	ix->mtime.tv_sec = sec_value(get64(h + 40));
-	ix->mtime.tv_nsec = (long)get32(h + 48);
-	ix->ctime.tv_nsec = (long)get32(h + 52);
-	ix->ctime.tv_sec = sec_value(get64(h + 56));
-	ix->tick.tv_sec = sec_value(get64(h + 64));
-	ix->tick.tv_nsec = (long)get32(h + 72);
-	ix->end = get64(h + 80);
-	ix->blk_size = get64(h + 88);
+	ix->uid = (uint32_t)le_get(h + 12, 4);
+	ix->dev = le_get(h + 16, 8);
+	ix->ino = le_get(h + 24, 8);
+	ix->size = le_get(h + 32, 8);
+	ix->mtime.tv_sec = sec_value(le_get(h + 40, 8));
+	ix->mtime.tv_nsec = (long)le_get(h + 48, 4);
+	ix->ctime.tv_nsec = (long)le_get(h + 52, 4);
+	ix->ctime.tv_sec = sec_value(le_get(h + 56, 8));
+	ix->tick.tv_sec = sec_value(le_get(h + 64, 8));
+	ix->tick.tv_nsec = (long)le_get(h + 72, 4);
+	ix->end = le_get(h + 80, 8);
+	ix->blk_size = le_get(h + 88, 8);
 	memcpy(ix->key, h + 104, MDINDEX_KEY_LEN);
 	return 0;
 }
@@ -321,12 +288,12 @@ decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
 static void
 decode_msg(const unsigned char *p, struct mdindex_msg *m)
 {
-	m->off = get64(p);
-	m->end = get64(p + 8);
-	m->size = get64(p + 16);
-	m->sep_len = get64(p + 24);
-	m->flags = get32(p + 32);
-	m->dup = get32(p + 36);
+	m->off = le_get(p, 8);
+	m->end = le_get(p + 8, 8);
+	m->size = le_get(p + 16, 8);
+	m->sep_len = le_get(p + 24, 8);
+	m->flags = (uint32_t)le_get(p + 32, 4);
+	m->dup = (uint32_t)le_get(p + 36, 4);
 	memcpy(m->digest, p + 40, MDINDEX_DIGEST_LEN);
 }
 

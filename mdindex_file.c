@@ -130,18 +130,21 @@ mdindex_dir_open(const char *path, const char **name)
 /* ---------------------------------------------------------------- */
 /* Reading                                                           */
 
+/* All len bytes: read into rbuf, or written from wbuf when rbuf is NULL.
+   A short count is an error, as the file is exactly this long. */
 static int
-read_whole(int fd, unsigned char *buf, size_t len)
+io_whole(int fd, unsigned char *rbuf, const unsigned char *wbuf, size_t len)
 {
-	size_t got = 0;
+	size_t done = 0;
 
-	while (got < len) {
-		ssize_t n = read(fd, buf + got, len - got);
+	while (done < len) {
+		ssize_t n = rbuf != NULL ? read(fd, rbuf + done, len - done) :
+		    write(fd, wbuf + done, len - done);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
 			return -1;
-		got += (size_t)n;
+		done += (size_t)n;
 	}
 	return 0;
 }
@@ -165,7 +168,7 @@ read_open_file(int fd, uid_t owner, unsigned char **buf, size_t *len,
 		*why = "out of memory for the index";
 		return MDINDEX_IO_REFUSED;
 	}
-	if (read_whole(fd, *buf, *len) != 0) {
+	if (io_whole(fd, *buf, NULL, *len) != 0) {
 		free(*buf);
 		*buf = NULL;
 		*why = "cannot read the index";
@@ -204,22 +207,6 @@ mdindex_read(int dirfd, const char *name, uid_t owner, unsigned char **buf,
 
 /* ---------------------------------------------------------------- */
 /* Writing                                                           */
-
-static int
-write_whole(int fd, const unsigned char *buf, size_t len)
-{
-	size_t put = 0;
-
-	while (put < len) {
-		ssize_t n = write(fd, buf + put, len - put);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		put += (size_t)n;
-	}
-	return 0;
-}
 
 /* A temp file left by a writer that died is removed; -1 if it is fresh. */
 static int
@@ -280,7 +267,7 @@ mdindex_write(int dirfd, const char *name, const unsigned char *buf,
 	failed = geteuid() == 0 && fchown(fd, uid, gid) != 0;
 	if (failed)
 		*why = "cannot give the index to the mailbox owner";
-	else if ((failed = write_whole(fd, buf, len) != 0))
+	else if ((failed = io_whole(fd, NULL, buf, len) != 0))
 		*why = "cannot write the index";
 	if (close(fd) != 0 && !failed) {
 		failed = 1;

@@ -16,6 +16,7 @@
 
 #include <openssl/evp.h>
 
+#include "byteorder.h"
 #include "mdindex.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -117,13 +118,6 @@ reseal(unsigned char *buf, size_t len)
 	    NULL) != 1)
 		abort();
 	memcpy(buf + len - MDINDEX_SUM_LEN, full, MDINDEX_SUM_LEN);
-}
-
-static void
-put_le(unsigned char *p, uint64_t v, int n)
-{
-	for (int i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
 }
 
 static int
@@ -289,7 +283,7 @@ expect_rejected(size_t off, uint64_t v, int n, const char *name)
 	fixture(&ix);
 	if ((buf = encode(&ix, &len)) == NULL)
 		abort();
-	put_le(buf + off, v, n);
+	le_put(buf + off, v, n);
 	reseal(buf, len);
 	/* resealed: the checksum must not be what catches it */
 	ok(!decodes(buf, len, &why) && why != NULL &&
