@@ -602,10 +602,33 @@ test_file_rules(const char *dir)
 	(void)close(dfd);
 }
 
+/* The fixture's bytes into path: a seed for the fuzzer. */
+static int
+write_seed(const char *path)
+{
+	struct mdindex ix;
+	unsigned char *buf;
+	size_t len;
+	FILE *f;
+	int r;
+
+	fixture(&ix);
+	if ((buf = encode(&ix, &len)) == NULL || (f = fopen(path, "wb")) ==
+	    NULL)
+		return 1;
+	r = fwrite(buf, 1, len, f) != len;
+	r |= fclose(f) != 0;
+	free(buf);
+	return r;
+}
+
 int
-main(void)
+main(int argc, char **argv)
 {
 	char dir[] = "/tmp/test_mdindex.XXXXXX";
+
+	if (argc == 2)
+		return write_seed(argv[1]);
 
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
 	test_round_trip();
