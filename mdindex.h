@@ -126,4 +126,17 @@ enum mdindex_io mdindex_write(int dirfd, const char *name,
     const unsigned char *buf, size_t len, uid_t uid, gid_t gid,
     const char **why);
 
+/*
+ * The two calls a maildrop makes.  mdindex_load reads dirfd/name, decodes
+ * it and judges it against mbox (fstat of the open mailbox): on
+ * UNCHANGED or GREW *ix is filled (free with mdindex_free); on UNTRUSTED
+ * *why says why, or is NULL when there is no index file at all (nothing
+ * to log).  mdindex_store encodes ix and writes it; MDINDEX_IO_BUSY means
+ * another writer is at it, which is not an error.
+ */
+enum mdindex_trust mdindex_load(int dirfd, const char *name,
+    const struct stat *mbox, struct mdindex *ix, const char **why);
+enum mdindex_io mdindex_store(int dirfd, const char *name,
+    const struct mdindex *ix, gid_t gid, const char **why);
+
 #endif

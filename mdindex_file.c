@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -282,4 +283,55 @@ mdindex_write(int dirfd, const char *name, const unsigned char *buf,
 		return MDINDEX_IO_REFUSED;
 	}
 	return MDINDEX_IO_OK;
+}
+
+/* ---------------------------------------------------------------- */
+/* Loading and storing                                               */
+
+enum mdindex_trust
+mdindex_load(int dirfd, const char *name, const struct stat *mbox,
+    struct mdindex *ix, const char **why)
+{
+	unsigned char *buf;
+	size_t len;
+	struct stat st;
+	enum mdindex_trust t = MDINDEX_UNTRUSTED;
+
+	*why = NULL;
+	memset(ix, 0, sizeof(*ix));
+	if (mdindex_read(dirfd, name, mbox->st_uid, &buf, &len, &st, why) !=
+	    MDINDEX_IO_OK)
+		return MDINDEX_UNTRUSTED;
+	if (mdindex_decode(buf, len, ix, why) == 0 &&
+	    (t = mdindex_trust(ix, mbox, &st, why)) == MDINDEX_UNTRUSTED)
+		mdindex_free(ix);
+	explicit_bzero(buf, len);	/* it held the tags' key */
+	free(buf);
+	return t;
+}
+
+enum mdindex_io
+mdindex_store(int dirfd, const char *name, const struct mdindex *ix,
+    gid_t gid, const char **why)
+{
+	uint64_t len = mdindex_encoded_len(ix);
+	unsigned char *buf;
+	enum mdindex_io r;
+
+	if (len == 0 || len > SIZE_MAX) {
+		*why = "index counts out of bounds";
+		return MDINDEX_IO_REFUSED;
+	}
+	if ((buf = malloc((size_t)len)) == NULL) {
+		*why = "out of memory for the index";
+		return MDINDEX_IO_REFUSED;
+	}
+	if (mdindex_encode(ix, buf, (size_t)len, why) != 0)
+		r = MDINDEX_IO_REFUSED;
+	else
+		r = mdindex_write(dirfd, name, buf, (size_t)len,
+		    (uid_t)ix->uid, gid, why);
+	explicit_bzero(buf, (size_t)len);
+	free(buf);
+	return r;
 }

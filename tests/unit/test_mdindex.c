@@ -541,6 +541,46 @@ test_file_tmp(int dfd, const char *name, const char *path)
 	    "a stale temp file (a writer killed mid-write) is replaced", why);
 }
 
+/* The maildrop's two calls, through a real file. */
+static void
+test_load_store(int dfd)
+{
+	struct mdindex ix, back;
+	struct stat mbox;
+	const char *why = NULL;
+	unsigned char flip = 0x10;
+	int fd;
+
+	fixture(&ix);
+	ix.uid = (uint32_t)geteuid();
+	memset(&mbox, 0, sizeof(mbox));
+	mbox.st_dev = (dev_t)ix.dev;
+	mbox.st_ino = (ino_t)ix.ino;
+	mbox.st_uid = geteuid();
+	mbox.st_size = (off_t)ix.size;
+	mbox.st_mtim = ix.mtime;
+	mbox.st_ctim = ix.ctime;
+	ok(mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_UNTRUSTED &&
+	    why == NULL, "load: no index file, nothing to log", why);
+	ok(mdindex_store(dfd, "ls", &ix, getegid(), &why) == MDINDEX_IO_OK,
+	    "store writes the index", why);
+	ok(mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_UNCHANGED &&
+	    back.nmsg == FIX_MSGS && back.msg[2].sep_len == fix_msg[2].sep_len,
+	    "load: the unchanged mailbox gets its entries back", why);
+	mdindex_free(&back);
+	mbox.st_size += 4096;
+	ok(mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_GREW &&
+	    back.end == ix.end, "load: a grown mailbox is GREW from the old "
+	    "end", why);
+	mdindex_free(&back);
+	ok((fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
+	    pwrite(fd, &flip, 1, 200) == 1 && close(fd) == 0 &&
+	    mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_UNTRUSTED &&
+	    why != NULL && back.msg == NULL,
+	    "load: a corrupted file is UNTRUSTED, with a reason", why);
+	(void)unlinkat(dfd, "ls", 0);
+}
+
 static void
 test_file_rules(const char *dir)
 {
@@ -598,6 +638,7 @@ test_file_rules(const char *dir)
 	    &len, &st, &why) == MDINDEX_IO_REFUSED && buf == NULL,
 	    "a file larger than any index is refused unread", why);
 	test_file_tmp(dfd, name, path);
+	test_load_store(dfd);
 	(void)unlinkat(dfd, name, 0);
 	(void)close(dfd);
 }
