@@ -40,9 +40,10 @@
  * prove that bytes are unchanged against MDAs and editors, which never
  * read this file, not against the owner.
  *
- * Decoding checks every count against the file's length before it
- * allocates, and every entry against its neighbours, so that what it
- * returns satisfies the invariants the maildrop code relies on.  It is
+ * Decoding checks every count against the file's length, and every entry
+ * against its neighbours, so that what it accepts satisfies the
+ * invariants the maildrop code relies on; it allocates nothing, as the
+ * entries are read from the file's bytes when asked for.  It is
  * canonical: whatever it accepts, mdindex_encode() gives back byte for
  * byte.
  */
@@ -125,11 +126,12 @@ blocks_ok(const struct mdindex *ix)
 	return ix->nblk == ix->end / bs + (ix->end % bs != 0);
 }
 
-/* Entry i lies after entry i - 1 and inside [0, limit). */
+/* Entry i lies after the entry before (which ended at prev_end) and
+   inside the indexed bytes; so every entry ends before the next starts. */
 static int
-msg_ok(const struct mdindex *ix, uint32_t i, uint64_t limit)
+msg_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
+    uint64_t prev_end)
 {
-	const struct mdindex_msg *m = &ix->msg[i];
 	static const unsigned char zero[MDINDEX_DIGEST_LEN];
 	uint64_t body;
 
@@ -141,10 +143,9 @@ msg_ok(const struct mdindex *ix, uint32_t i, uint64_t limit)
 			return 0;
 	} else if (m->dup != 0 || memcmp(m->digest, zero, sizeof(zero)) != 0)
 		return 0;
-	if (i > 0 && m->off < ix->msg[i - 1].end)
-		return 0;
-	if (m->sep_len == 0 || m->off > limit || m->sep_len > limit - m->off ||
-	    m->end < m->off + m->sep_len || m->end > limit)
+	if (m->off < prev_end || m->sep_len == 0 || m->off > ix->end ||
+	    m->sep_len > ix->end - m->off || m->end < m->off + m->sep_len ||
+	    m->end > ix->end)
 		return 0;
 	/* LF becomes CRLF and a last line gets one: at most 2 per byte + 2 */
 	body = m->end - m->off - m->sep_len;
@@ -152,7 +153,7 @@ msg_ok(const struct mdindex *ix, uint32_t i, uint64_t limit)
 }
 
 static int
-mdindex_valid(const struct mdindex *ix, const char **why)
+head_ok(const struct mdindex *ix, const char **why)
 {
 	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS) {
 		*why = "index counts out of bounds";
@@ -166,14 +167,6 @@ mdindex_valid(const struct mdindex *ix, const char **why)
 	if (ix->end > ix->size || !blocks_ok(ix)) {
 		*why = "index blocks do not cover the indexed bytes";
 		return 0;
-	}
-	for (uint32_t i = 0; i < ix->nmsg; i++) {
-		uint64_t limit = i + 1 < ix->nmsg ? ix->msg[i + 1].off :
-		    ix->end;
-		if (!msg_ok(ix, i, limit)) {
-			*why = "index has an inconsistent message entry";
-			return 0;
-		}
 	}
 	return 1;
 }
@@ -217,23 +210,33 @@ encode_msg(const struct mdindex_msg *m, unsigned char *p)
 }
 
 int
-mdindex_encode(const struct mdindex *ix, unsigned char *out, size_t len,
-    const char **why)
+mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
+    unsigned char *out, size_t len, const char **why)
 {
-	unsigned char *p = out;
+	unsigned char *p = out + MDINDEX_HEAD_LEN;
+	uint64_t prev_end = 0;
 
-	if (!mdindex_valid(ix, why))
+	if (!head_ok(ix, why))
 		return -1;
 	if (len != mdindex_encoded_len(ix)) {
 		*why = "index buffer of the wrong length";
 		return -1;
 	}
-	encode_head(ix, p);
-	p += MDINDEX_HEAD_LEN;
-	for (uint32_t i = 0; i < ix->nmsg; i++, p += MDINDEX_MSG_LEN)
-		encode_msg(&ix->msg[i], p);
+	encode_head(ix, out);
+	for (uint32_t i = 0; i < ix->nmsg; i++, p += MDINDEX_MSG_LEN) {
+		struct mdindex_msg m;
+
+		memset(&m, 0, sizeof(m));
+		src->msg(src->arg, i, &m);
+		if (!msg_ok(ix, i, &m, prev_end)) {
+			*why = "index has an inconsistent message entry";
+			return -1;
+		}
+		encode_msg(&m, p);
+		prev_end = m.end;
+	}
 	for (uint32_t b = 0; b < ix->nblk; b++, p += MDINDEX_TAG_LEN)
-		memcpy(p, ix->tag[b], MDINDEX_TAG_LEN);
+		memcpy(p, src->tag(src->arg, b), MDINDEX_TAG_LEN);
 	if (checksum(out, (size_t)(p - out), p) != 0) {
 		*why = "cannot compute SHA-256";
 		return -1;
@@ -261,7 +264,7 @@ decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
 	ix->nmsg = (uint32_t)le_get(h + 76, 4);
 	ix->nblk = (uint32_t)le_get(h + 96, 4);
 	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
-	    (uint32_t)le_get(h + 100, 4) != 0) {
+	    le_get(h + 100, 4) != 0) {
 		*why = "index counts out of bounds";
 		return -1;
 	}
@@ -285,9 +288,12 @@ decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
 	return 0;
 }
 
-static void
-decode_msg(const unsigned char *p, struct mdindex_msg *m)
+void
+mdindex_msg_at(const struct mdindex *ix, uint32_t i, struct mdindex_msg *m)
 {
+	const unsigned char *p = ix->bytes + MDINDEX_HEAD_LEN +
+	    (size_t)i * MDINDEX_MSG_LEN;
+
 	m->off = le_get(p, 8);
 	m->end = le_get(p + 8, 8);
 	m->size = le_get(p + 16, 8);
@@ -297,23 +303,29 @@ decode_msg(const unsigned char *p, struct mdindex_msg *m)
 	memcpy(m->digest, p + 40, MDINDEX_DIGEST_LEN);
 }
 
-static int
-decode_arrays(const unsigned char *buf, struct mdindex *ix, const char **why)
+const unsigned char *
+mdindex_tag_at(const struct mdindex *ix, uint32_t b)
 {
-	const unsigned char *p = buf + MDINDEX_HEAD_LEN;
+	return ix->bytes + MDINDEX_HEAD_LEN +
+	    (size_t)ix->nmsg * MDINDEX_MSG_LEN + (size_t)b * MDINDEX_TAG_LEN;
+}
 
-	/* calloc of what the length already proved is in the file */
-	ix->msg = calloc(ix->nmsg == 0 ? 1 : ix->nmsg, sizeof(*ix->msg));
-	ix->tag = calloc(ix->nblk == 0 ? 1 : ix->nblk, sizeof(*ix->tag));
-	if (ix->msg == NULL || ix->tag == NULL) {
-		*why = "out of memory for the index";
-		return -1;
+static int
+msgs_ok(const struct mdindex *ix, const char **why)
+{
+	uint64_t prev_end = 0;
+
+	for (uint32_t i = 0; i < ix->nmsg; i++) {
+		struct mdindex_msg m;
+
+		mdindex_msg_at(ix, i, &m);
+		if (!msg_ok(ix, i, &m, prev_end)) {
+			*why = "index has an inconsistent message entry";
+			return 0;
+		}
+		prev_end = m.end;
 	}
-	for (uint32_t i = 0; i < ix->nmsg; i++, p += MDINDEX_MSG_LEN)
-		decode_msg(p, &ix->msg[i]);
-	for (uint32_t b = 0; b < ix->nblk; b++, p += MDINDEX_TAG_LEN)
-		memcpy(ix->tag[b], p, MDINDEX_TAG_LEN);
-	return 0;
+	return 1;
 }
 
 int
@@ -336,23 +348,24 @@ mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
 		goto fail;
 	}
 #endif
-	if (decode_arrays(buf, ix, why) != 0 || !mdindex_valid(ix, why))
+	ix->bytes = buf;
+	ix->len = len;
+	if (!head_ok(ix, why) || !msgs_ok(ix, why))
 		goto fail;
 	return 0;
 fail:
-	mdindex_free(ix);
+	explicit_bzero(ix, sizeof(*ix));
 	return -1;
 }
 
 void
 mdindex_free(struct mdindex *ix)
 {
-	free(ix->msg);
-	free(ix->tag);
-	ix->msg = NULL;
-	ix->tag = NULL;
-	ix->nmsg = ix->nblk = 0;
-	explicit_bzero(ix->key, sizeof(ix->key));
+	if (ix->owned != NULL) {
+		explicit_bzero(ix->owned, ix->len);	/* the tags' key */
+		free(ix->owned);
+	}
+	explicit_bzero(ix, sizeof(*ix));
 }
 
 /* ---------------------------------------------------------------- */

@@ -51,7 +51,13 @@ struct mdindex_msg {
 	unsigned char digest[MDINDEX_DIGEST_LEN];
 };
 
-/* An indexed mailbox as the file describes it. */
+/*
+ * An indexed mailbox as the file describes it: the header, decoded.  The
+ * per-message records and the block tags stay in the file's bytes and are
+ * read one at a time (mdindex_msg_at, mdindex_tag_at), and the encoder
+ * asks for them one at a time, so the index costs the maildrop no second
+ * copy of its entries.
+ */
 struct mdindex {
 	/* the mailbox as fstat saw it when it was indexed */
 	uint64_t dev, ino, size;
@@ -61,26 +67,40 @@ struct mdindex {
 	struct timespec tick;
 	uint64_t end;		/* bytes indexed: end of the last message */
 	uint32_t nmsg;
-	struct mdindex_msg *msg;
 	uint64_t blk_size;	/* the last block may be shorter */
 	uint32_t nblk;		/* = ceil(end / blk_size) */
-	unsigned char (*tag)[MDINDEX_TAG_LEN];
 	unsigned char key[MDINDEX_KEY_LEN];
+	/* set by decoding: the validated bytes, owned or not */
+	const unsigned char *bytes;
+	size_t len;
+	unsigned char *owned;	/* wiped and freed by mdindex_free */
+};
+
+/* Where the encoder gets entry i and the tag of block b from. */
+struct mdindex_source {
+	void (*msg)(void *arg, uint32_t i, struct mdindex_msg *m);
+	const unsigned char *(*tag)(void *arg, uint32_t b);
+	void *arg;
 };
 
 /* Encoded length of ix, or 0 when its counts are out of bounds. */
 uint64_t mdindex_encoded_len(const struct mdindex *ix);
 
-/* Encodes ix into out, of mdindex_encoded_len(ix) bytes.  -1 if ix is not
-   something mdindex_decode() would accept (then out is unspecified). */
-int mdindex_encode(const struct mdindex *ix, unsigned char *out,
-    size_t len, const char **why);
+/* Encodes ix and src into out, of mdindex_encoded_len(ix) bytes.  -1 if
+   they are not something mdindex_decode() would accept. */
+int mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
+    unsigned char *out, size_t len, const char **why);
 
-/* Decodes and validates len bytes.  On success ix->msg and ix->tag are
-   allocated (free with mdindex_free); on failure nothing is. */
+/* Decodes and validates len bytes, which must outlive ix (the records are
+   read from them).  On failure ix holds nothing to free. */
 int mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
     const char **why);
 void mdindex_free(struct mdindex *ix);
+
+/* Entry i < ix->nmsg and the tag of block b < ix->nblk of a decoded ix. */
+void mdindex_msg_at(const struct mdindex *ix, uint32_t i,
+    struct mdindex_msg *m);
+const unsigned char *mdindex_tag_at(const struct mdindex *ix, uint32_t b);
 
 /* What a decoded index is worth for the mailbox open now. */
 enum mdindex_trust {
@@ -129,14 +149,16 @@ enum mdindex_io mdindex_write(int dirfd, const char *name,
 /*
  * The two calls a maildrop makes.  mdindex_load reads dirfd/name, decodes
  * it and judges it against mbox (fstat of the open mailbox): on
- * UNCHANGED or GREW *ix is filled (free with mdindex_free); on UNTRUSTED
- * *why says why, or is NULL when there is no index file at all (nothing
- * to log).  mdindex_store encodes ix and writes it; MDINDEX_IO_BUSY means
- * another writer is at it, which is not an error.
+ * UNCHANGED or GREW *ix is filled and owns the file's bytes (free with
+ * mdindex_free); on UNTRUSTED *why says why, or is NULL when there is no
+ * index file at all (nothing to log).  mdindex_store encodes ix and src
+ * and writes them; MDINDEX_IO_BUSY means another writer is at it, which
+ * is not an error.
  */
 enum mdindex_trust mdindex_load(int dirfd, const char *name,
     const struct stat *mbox, struct mdindex *ix, const char **why);
 enum mdindex_io mdindex_store(int dirfd, const char *name,
-    const struct mdindex *ix, gid_t gid, const char **why);
+    const struct mdindex *ix, const struct mdindex_source *src, gid_t gid,
+    const char **why);
 
 #endif

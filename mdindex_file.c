@@ -295,24 +295,27 @@ mdindex_load(int dirfd, const char *name, const struct stat *mbox,
 	unsigned char *buf;
 	size_t len;
 	struct stat st;
-	enum mdindex_trust t = MDINDEX_UNTRUSTED;
+	enum mdindex_trust t;
 
 	*why = NULL;
 	memset(ix, 0, sizeof(*ix));
 	if (mdindex_read(dirfd, name, mbox->st_uid, &buf, &len, &st, why) !=
 	    MDINDEX_IO_OK)
 		return MDINDEX_UNTRUSTED;
-	if (mdindex_decode(buf, len, ix, why) == 0 &&
-	    (t = mdindex_trust(ix, mbox, &st, why)) == MDINDEX_UNTRUSTED)
+	if (mdindex_decode(buf, len, ix, why) != 0) {
+		explicit_bzero(buf, len);	/* it may hold a key */
+		free(buf);
+		return MDINDEX_UNTRUSTED;
+	}
+	ix->owned = buf;
+	if ((t = mdindex_trust(ix, mbox, &st, why)) == MDINDEX_UNTRUSTED)
 		mdindex_free(ix);
-	explicit_bzero(buf, len);	/* it held the tags' key */
-	free(buf);
 	return t;
 }
 
 enum mdindex_io
 mdindex_store(int dirfd, const char *name, const struct mdindex *ix,
-    gid_t gid, const char **why)
+    const struct mdindex_source *src, gid_t gid, const char **why)
 {
 	uint64_t len = mdindex_encoded_len(ix);
 	unsigned char *buf;
@@ -326,7 +329,7 @@ mdindex_store(int dirfd, const char *name, const struct mdindex *ix,
 		*why = "out of memory for the index";
 		return MDINDEX_IO_REFUSED;
 	}
-	if (mdindex_encode(ix, buf, (size_t)len, why) != 0)
+	if (mdindex_encode(ix, src, buf, (size_t)len, why) != 0)
 		r = MDINDEX_IO_REFUSED;
 	else
 		r = mdindex_write(dirfd, name, buf, (size_t)len,

@@ -19,12 +19,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* The decoded index as the encoder's source. */
+static void
+decoded_msg(void *arg, uint32_t i, struct mdindex_msg *m)
+{
+	mdindex_msg_at(arg, i, m);
+}
+
+static const unsigned char *
+decoded_tag(void *arg, uint32_t b)
+{
+	return mdindex_tag_at(arg, b);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mdindex ix;
 	struct stat mbox, file;
 	const char *why = NULL;
+	struct mdindex_source src = { decoded_msg, decoded_tag, &ix };
 	unsigned char *again;
 
 	if (mdindex_decode(data, size, &ix, &why) != 0)
@@ -32,7 +46,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mdindex_encoded_len(&ix) != size ||
 	    (again = malloc(size)) == NULL)
 		abort();
-	if (mdindex_encode(&ix, again, size, &why) != 0)
+	if (mdindex_encode(&ix, &src, again, size, &why) != 0)
 		abort();
 #ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
 	size -= MDINDEX_SUM_LEN;	/* the decoder did not check it */
