@@ -2,13 +2,14 @@
  * mdindex.h - the persistent index file of a mailbox: its format, the rule
  * that says when it may be trusted, and the safe reading and writing of it.
  *
- * mdindex.c knows nothing about mbox parsing, locks or sessions.  The
- * maildrop code copies what it indexed into a struct mdindex, encodes it
- * and writes it; at login it reads and decodes the file, asks
- * mdindex_trust() what the decoded snapshot is worth against a fresh
- * fstat of the open mailbox, and copies the entries back.  Every function
- * returns 0 or a status and sets *why to a short reason for syslog on
- * refusal; none exits or logs.
+ * mdindex.c (the format, the trust rule) and mdindex_file.c (the side
+ * file) know nothing about mbox parsing, locks or sessions.  The maildrop
+ * fills a struct mdindex with its snapshot and hands its entries over one
+ * at a time (mdindex_store); at login it loads the file, which is judged
+ * against a fresh fstat of the open mailbox (mdindex_load), and copies
+ * the entries back with mdindex_msg_at.  Every function returns 0 or a
+ * status and sets *why to a short reason for syslog on refusal; none
+ * exits or logs.
  */
 #ifndef MDINDEX_H
 #define MDINDEX_H
