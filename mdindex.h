@@ -110,6 +110,12 @@ enum mdindex_trust {
 	MDINDEX_GREW		/* prove the last block and a From_ line at
 				   ix->end, then scan only [ix->end, size) */
 };
+/*
+ * GREW proves where the old end is, not the bytes before it: a rewrite
+ * plus an append also looks like this.  So the session keeps the index's
+ * snapshot as "the file as indexed", and the in-session proof checks
+ * every byte it then reads (RETR, UIDL, UPDATE) against the stored tags.
+ */
 
 /* mbox: fstat of the open mailbox; file: fstat of the open index file. */
 enum mdindex_trust mdindex_trust(const struct mdindex *ix,
