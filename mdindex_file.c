@@ -119,7 +119,7 @@ mdindex_dir_open(const char *path, const char **name)
 	}
 	len = slash == path ? 1 : (size_t)(slash - path);
 	if (len >= sizeof(dir) || slash[1] == '\0') {
-		errno = ENAMETOOLONG;
+		errno = len >= sizeof(dir) ? ENAMETOOLONG : EISDIR;
 		return -1;
 	}
 	memcpy(dir, path, len);
