@@ -607,6 +607,31 @@ test_load_store(int dfd)
 	(void)unlinkat(dfd, "ls", 0);
 }
 
+/* Run as root (pop3d --recover), the index is given to the owner. */
+static void
+test_root_gives_owner(int dfd)
+{
+	unsigned char data[] = "x", *buf = NULL;
+	const char *why = NULL;
+	struct stat st;
+	size_t len;
+	uid_t other = 4242;
+
+	if (geteuid() != 0) {
+		printf("ok %d # skip giving the index away needs root\n",
+		    ++ntest);
+		return;
+	}
+	ok(mdindex_write(dfd, "given", data, sizeof(data), other, other, &why)
+	    == MDINDEX_IO_OK && fstatat(dfd, "given", &st, 0) == 0 &&
+	    st.st_uid == other && mdindex_read(dfd, "given", other, &buf, &len,
+	    &st, &why) == MDINDEX_IO_OK,
+	    "written by root, the index is the owner's and passes the rules",
+	    why);
+	free(buf);
+	(void)unlinkat(dfd, "given", 0);
+}
+
 static void
 test_file_rules(const char *dir)
 {
@@ -665,6 +690,7 @@ test_file_rules(const char *dir)
 	    "a file larger than any index is refused unread", why);
 	test_file_tmp(dfd, name, path);
 	test_load_store(dfd);
+	test_root_gives_owner(dfd);
 	(void)unlinkat(dfd, name, 0);
 	(void)close(dfd);
 }
