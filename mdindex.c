@@ -390,8 +390,19 @@ time_same(const struct timespec *a, const struct timespec *b)
  * rewrite in the same tick as the write the index saw leaves size and
  * times as they were.  The index describes the file only if its times
  * were older than the tick read after its fstat: every later write then
- * gets a time from that tick on, and so differs.
+ * gets a time from that tick on, and so differs.  A time without
+ * nanoseconds may come from a file system that keeps whole seconds,
+ * where every write of that second gets the same time: then the second
+ * must have been over.
  */
+static int
+older_than_tick(const struct timespec *t, const struct timespec *tick)
+{
+	if (t->tv_nsec == 0)
+		return t->tv_sec < tick->tv_sec;
+	return time_before(t, tick);
+}
+
 enum mdindex_trust
 mdindex_trust(const struct mdindex *ix, const struct stat *mbox,
     const struct stat *file, const char **why)
@@ -407,8 +418,8 @@ mdindex_trust(const struct mdindex *ix, const struct stat *mbox,
 		*why = "index describes another file";
 		return MDINDEX_UNTRUSTED;
 	}
-	if (!time_before(&ix->mtime, &ix->tick) ||
-	    !time_before(&ix->ctime, &ix->tick)) {
+	if (!older_than_tick(&ix->mtime, &ix->tick) ||
+	    !older_than_tick(&ix->ctime, &ix->tick)) {
 		*why = "index written in the clock tick of a mailbox change";
 		return MDINDEX_UNTRUSTED;
 	}

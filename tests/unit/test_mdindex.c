@@ -438,6 +438,11 @@ static void e_future(struct mdindex *i, struct stat *m, struct stat *f)
 { (void)f; i->mtime.tv_sec = i->tick.tv_sec + 1; m->st_mtim = i->mtime; }
 static void e_tick_after(struct mdindex *i, struct stat *m, struct stat *f)
 { (void)f; (void)m; i->tick = i->ctime; i->tick.tv_nsec += 1; }
+static void e_whole_second(struct mdindex *i, struct stat *m, struct stat *f)
+{ (void)f; i->mtime.tv_nsec = 0; i->tick.tv_sec = i->mtime.tv_sec;
+  i->tick.tv_nsec = 500000000; m->st_mtim = i->mtime; }
+static void e_second_over(struct mdindex *i, struct stat *m, struct stat *f)
+{ e_whole_second(i, m, f); i->tick.tv_sec += 1; i->tick.tv_nsec = 0; }
 static void e_quiet_grew(struct mdindex *i, struct stat *m, struct stat *f)
 { e_same_tick(i, m, f); e_grew(i, m, f); }
 
@@ -472,6 +477,10 @@ static const struct trust_case trust_cases[] = {
 	{ "mailbox times in the future of the tick", e_future,
 	    MDINDEX_UNTRUSTED },
 	{ "not quiet, though it only grew", e_quiet_grew, MDINDEX_UNTRUSTED },
+	{ "whole-second mtime, tick in that second", e_whole_second,
+	    MDINDEX_UNTRUSTED },
+	{ "whole-second mtime, tick in the next second", e_second_over,
+	    MDINDEX_UNCHANGED },
 };
 
 static void
