@@ -2,6 +2,7 @@
 #
 #   make            build ./pop3d
 #   make test       run the test suite (tests/*.bats) against ./pop3d
+#   make check      build and run the unit tests (tests/unit/test_*.c)
 #   make asan       build ./pop3d-asan (ASan + UBSan) for the same suite
 #   make demo       a session on this terminal with a demo user and mailbox
 #   make bench      the benchmarks in bench/ (not part of make test)
@@ -25,11 +26,11 @@ THREADS  = -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-SRCS = pop3d.c auth.c maildrop.c tls.c
+SRCS = pop3d.c auth.c maildrop.c mdindex.c mdindex_file.c tls.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h maildrop.h tls.h params.h
+HDRS = auth.h byteorder.h maildrop.h mdindex.h tls.h params.h
 
-.PHONY: all test test-asan asan demo bench install uninstall clean
+.PHONY: all test test-asan asan check demo bench install uninstall clean
 
 all: pop3d
 
@@ -43,6 +44,21 @@ pop3d-asan: $(SRCS) $(HDRS)
 	$(CC) $(WARN) $(THREADS) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
 
 asan: pop3d-asan
+
+# A unit test tests/unit/test_X.c is linked with the sources it tests:
+# X.c and X_*.c (e.g. mdindex.c, mdindex_file.c), and tests/unit/fuzz_X.c,
+# the libFuzzer entry, if there is one.  Built with ASan and UBSan, as
+# root-free programs that print TAP.
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/unit/test_*.c))
+UNIT_SRCS = $(filter $(1).c $(1)_%.c,$(SRCS)) \
+	    $(wildcard tests/unit/fuzz_$(1).c)
+
+tests/unit/test_%: tests/unit/test_%.c $(SRCS) $(HDRS)
+	$(CC) $(WARN) -I. -O1 -g $(SANITIZE) -o $@ $< \
+	    $(call UNIT_SRCS,$*) $(LDLIBS)
+
+check: $(UNIT_TESTS)
+	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
 
 test: pop3d
 	tests/run
@@ -71,4 +87,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f pop3d pop3d-asan $(OBJS)
+	rm -f pop3d pop3d-asan $(OBJS) $(UNIT_TESTS)

@@ -98,6 +98,16 @@
 /* UIDL digests: two threads from a mailbox of this size on */
 #define HASH_SPLIT_MIN	(16 * 1024 * 1024)
 
+/* The persistent index (README "Persistent index"): next to the mailbox
+   by default, so that it follows the mailbox's owner and file system. */
+#define DEFAULT_INDEX	"%m.pop3d-index"
+
+/* Writing the index takes well under a second, so a temp file older than
+   this was left by a writer that crashed and is removed; a younger one
+   belongs to a writer at work, and this session skips writing (it is a
+   cache).  Long enough for a writer on a loaded host. */
+#define INDEX_TMP_STALE	60
+
 /* ---- Exit statuses: 0 after QUIT or EOF ---- */
 #define EXIT_INTERNAL	1	/* an internal failure */
 #define EXIT_SETUP	2	/* a bad option or an unusable file */
