@@ -3,9 +3,11 @@
 #   make            build ./pop3d
 #   make test       run the test suite (tests/*.bats) against ./pop3d
 #   make asan       build ./pop3d-asan (ASan + UBSan) for the same suite
+#   make check      the C unit tests in tests/unit (ASan + UBSan, no root)
 #   make demo       a session on this terminal with a demo user and mailbox
 #   make bench      the benchmarks in bench/ (not part of make test)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        the Debian package, in .. (dpkg-buildpackage)
 
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -27,9 +29,10 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 SRCS = pop3d.c auth.c maildrop.c tls.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h maildrop.h tls.h params.h
+HDRS = auth.h maildrop.h tls.h params.h proxy.h penalty.h
 
-.PHONY: all test test-asan asan demo bench install uninstall clean
+.PHONY: all test test-asan asan check demo bench install uninstall \
+        clean deb
 
 all: pop3d
 
@@ -37,12 +40,21 @@ pop3d: $(OBJS)
 	$(CC) $(CFLAGS) $(THREADS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 %.o: %.c $(HDRS)
-	$(CC) $(WARN) $(HARDEN) $(THREADS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(HARDEN) $(THREADS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 pop3d-asan: $(SRCS) $(HDRS)
 	$(CC) $(WARN) $(THREADS) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
 
 asan: pop3d-asan
+
+# tests/unit/test_NAME.c tests NAME.c; each links its module and libcrypto
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/unit/test_*.c))
+
+tests/unit/test_%: tests/unit/test_%.c %.c $(HDRS) tests/unit/unit.h
+	$(CC) $(WARN) $(THREADS) -O1 -g $(SANITIZE) -o $@ $< $*.c -lcrypto
+
+check: $(UNIT_TESTS)
+	@for t in $(UNIT_TESTS); do echo "# $$t"; ./$$t || exit 1; done
 
 test: pop3d
 	tests/run
@@ -71,4 +83,7 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f pop3d pop3d-asan $(OBJS)
+	rm -f pop3d pop3d-asan $(OBJS) $(UNIT_TESTS)
+
+deb:
+	dpkg-buildpackage -us -uc -b
