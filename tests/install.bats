@@ -11,6 +11,7 @@ load helper
 load launch-lib
 
 FILES="Makefile pop3d.c auth.c maildrop.c tls.c auth.h maildrop.h tls.h
+params.h proxy.h penalty.h
 pop3d pop3d.8 README.md xinetd.conf.example inetd.conf.example
 stunnel.conf.example pop3d.socket pop3d@.service"
 
