@@ -270,6 +270,17 @@ victim(const struct table *t, time_t now)
 	return old;
 }
 
+/* Load the set of addr's key into t: 1, or 0 if addr is no IP address
+   (never penalised), or -1. */
+static int
+table_for(const char *dir, const char *addr, unsigned char key[16],
+    struct table *t, const char **why)
+{
+	if (!address_key(addr, key))
+		return 0;
+	return table_load(dir, key, t, why) == 0 ? 1 : -1;
+}
+
 int
 penalty_delay(const char *dir, const char *addr, time_t now,
     unsigned *secs, const char **why)
@@ -278,13 +289,11 @@ penalty_delay(const char *dir, const char *addr, time_t now,
 	const size_t steps = sizeof(schedule) / sizeof(schedule[0]);
 	unsigned char key[16];
 	struct table t;
-	int i;
+	int i, r;
 
 	*secs = 0;
-	if (!address_key(addr, key))
-		return 0;
-	if (table_load(dir, key, &t, why) != 0)
-		return -1;
+	if ((r = table_for(dir, addr, key, &t, why)) != 1)
+		return r;
 	if ((i = find(&t, key, now)) != -1)
 		*secs = schedule[t.set[i].fails < steps ? t.set[i].fails :
 		    steps - 1];
@@ -297,12 +306,10 @@ penalty_failed(const char *dir, const char *addr, time_t now,
 {
 	unsigned char key[16];
 	struct table t;
-	int i;
+	int i, r;
 
-	if (!address_key(addr, key))
-		return 0;
-	if (table_load(dir, key, &t, why) != 0)
-		return -1;
+	if ((r = table_for(dir, addr, key, &t, why)) != 1)
+		return r;
 	if ((i = find(&t, key, now)) == -1) {
 		i = victim(&t, now);
 		memset(&t.set[i], 0, sizeof(t.set[i]));
@@ -320,12 +327,10 @@ penalty_clear(const char *dir, const char *addr, const char **why)
 {
 	unsigned char key[16];
 	struct table t;
-	int i;
+	int i, r;
 
-	if (!address_key(addr, key))
-		return 0;
-	if (table_load(dir, key, &t, why) != 0)
-		return -1;
+	if ((r = table_for(dir, addr, key, &t, why)) != 1)
+		return r;
 	for (i = 0; i < PENALTY_WAYS; i++)
 		if (t.set[i].used && memcmp(t.set[i].key, key, 16) == 0) {
 			memset(&t.set[i], 0, sizeof(t.set[i]));

@@ -58,21 +58,22 @@ addr_text(int af, const unsigned char *a, struct proxy_header *h)
 
 /* ---- v1 ---- */
 
-/* A decimal port, 0..65535, without sign or leading zeros. */
+/* A decimal number up to max, without sign or leading zeros (a port,
+   a prefix length): 0, or -1. */
 static int
-v1_port(const char *s)
+decimal(const char *s, unsigned long max, unsigned long *v)
 {
-	unsigned long v = 0;
 	size_t n = strlen(s);
 
+	*v = 0;
 	if (n == 0 || n > 5 || (s[0] == '0' && n > 1))
 		return -1;
 	for (; *s != '\0'; s++) {
 		if (*s < '0' || *s > '9')
 			return -1;
-		v = v * 10 + (unsigned long)(*s - '0');
+		*v = *v * 10 + (unsigned long)(*s - '0');
 	}
-	return v <= 65535 ? 0 : -1;
+	return *v <= max ? 0 : -1;
 }
 
 /* Split line at single spaces into at most max fields; -1 on an empty
@@ -102,6 +103,7 @@ v1_inet(char *rest, struct proxy_header *h, const char **why)
 {
 	char *f[5];
 	unsigned char src[16], dst[16];
+	unsigned long port;
 	int af;
 
 	if (v1_fields(rest, f, 5) != 5)
@@ -114,7 +116,8 @@ v1_inet(char *rest, struct proxy_header *h, const char **why)
 		return malformed(why, "PROXY v1: unknown protocol");
 	if (inet_pton(af, f[1], src) != 1 || inet_pton(af, f[2], dst) != 1)
 		return malformed(why, "PROXY v1: bad address");
-	if (v1_port(f[3]) != 0 || v1_port(f[4]) != 0)
+	if (decimal(f[3], 65535, &port) != 0 ||
+	    decimal(f[4], 65535, &port) != 0)
 		return malformed(why, "PROXY v1: bad port");
 	addr_text(af, src, h);
 	h->local = 0;
@@ -272,26 +275,6 @@ static const unsigned char v4_mapped[12] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
 };
 
-/* A prefix length: decimal, no leading zeros, at most max. */
-static int
-prefix_bits(const char *s, unsigned max, unsigned *bits)
-{
-	unsigned v = 0;
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 3 || (s[0] == '0' && n > 1))
-		return -1;
-	for (; *s != '\0'; s++) {
-		if (*s < '0' || *s > '9')
-			return -1;
-		v = v * 10 + (unsigned)(*s - '0');
-	}
-	if (v > max)
-		return -1;
-	*bits = v;
-	return 0;
-}
-
 /* Do a and b agree in their first bits bits? */
 static int
 prefix_equal(const unsigned char *a, const unsigned char *b, unsigned bits)
@@ -329,6 +312,7 @@ net_parse(const char *item, size_t item_len, struct proxy_net *net,
 {
 	char text[INET6_ADDRSTRLEN + 4];
 	char *slash;
+	unsigned long bits;
 	int v6;
 
 	if (item_len == 0 || item_len >= sizeof(text))
@@ -346,11 +330,10 @@ net_parse(const char *item, size_t item_len, struct proxy_net *net,
 			return refuse(why, "--proxy-from: a bad IPv4 address");
 	} else if (inet_pton(AF_INET6, text, net->addr) != 1)
 		return refuse(why, "--proxy-from: a bad IPv6 address");
-	net->bits = v6 ? 128 : 32;
-	if (slash != NULL && prefix_bits(slash, net->bits, &net->bits) != 0)
+	bits = v6 ? 128 : 32;
+	if (slash != NULL && decimal(slash, bits, &bits) != 0)
 		return refuse(why, "--proxy-from: a bad prefix length");
-	if (!v6)
-		net->bits += 96;
+	net->bits = (unsigned)bits + (v6 ? 0 : 96);
 	/* 10.0.0.1/8 is a typo more often than a wish */
 	if (!host_bits_clear(net))
 		return refuse(why, "--proxy-from: host bits set after the "

@@ -132,27 +132,52 @@ v1_fixtures(void)
 	bad("v1 108 octets", v1("PROXY UNKNOWN "
 	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
 	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 655350\r\n"));
-	bad("v1 LF without CR", v1("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n"));
-	bad("v1 CR inside", v1("PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n"));
+	static const char *const bad_v1[][2] = {
+		{ "v1 LF without CR",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2\n" },
+		{ "v1 CR inside",
+		    "PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n" },
+		{ "v1 two spaces",
+		    "PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n" },
+		{ "v1 trailing space",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n" },
+		{ "v1 four fields",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n" },
+		{ "v1 six fields",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n" },
+		{ "v1 IPv6 under TCP4",
+		    "PROXY TCP4 ::1 ::1 1 2\r\n" },
+		{ "v1 IPv4 under TCP6",
+		    "PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n" },
+		{ "v1 octet over 255",
+		    "PROXY TCP4 256.1.1.1 5.6.7.8 1 2\r\n" },
+		{ "v1 port over 65535",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n" },
+		{ "v1 port with a leading zero",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 "
+		    "01 2\r\n" },
+		{ "v1 signed port",
+		    "PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n" },
+		{ "v1 unknown protocol",
+		    "PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n" },
+		{ "v1 lower case",
+		    "proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n" },
+		{ "v1 UNKNOWNX",
+		    "PROXY UNKNOWNX\r\n" },
+		{ "v1 nothing after PROXY",
+		    "PROXY \r\n" },
+		{ "a POP3 command",
+		    "USER alice\r\n" },
+		{ "an HTTP request",
+		    "GET / HTTP/1.0\r\n" },
+		{ "TLS ClientHello",
+		    "\x16\x03\x01\x02\x00\x01\x00\x01\xfc" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_v1) / sizeof(bad_v1[0]); i++)
+		bad(bad_v1[i][0], v1(bad_v1[i][1]));
 	bad("v1 NUL inside", v1n("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\0\r\n", 33));
-	bad("v1 two spaces", v1("PROXY TCP4 1.2.3.4  5.6.7.8 1 2\r\n"));
-	bad("v1 trailing space", v1("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 \r\n"));
-	bad("v1 four fields", v1("PROXY TCP4 1.2.3.4 5.6.7.8 1\r\n"));
-	bad("v1 six fields", v1("PROXY TCP4 1.2.3.4 5.6.7.8 1 2 3\r\n"));
-	bad("v1 IPv6 under TCP4", v1("PROXY TCP4 ::1 ::1 1 2\r\n"));
-	bad("v1 IPv4 under TCP6", v1("PROXY TCP6 1.2.3.4 5.6.7.8 1 2\r\n"));
-	bad("v1 octet over 255", v1("PROXY TCP4 256.1.1.1 5.6.7.8 1 2\r\n"));
-	bad("v1 port over 65535", v1("PROXY TCP4 1.2.3.4 5.6.7.8 65536 2\r\n"));
-	bad("v1 port with a leading zero", v1("PROXY TCP4 1.2.3.4 5.6.7.8 "
-	    "01 2\r\n"));
-	bad("v1 signed port", v1("PROXY TCP4 1.2.3.4 5.6.7.8 +1 2\r\n"));
-	bad("v1 unknown protocol", v1("PROXY TCP5 1.2.3.4 5.6.7.8 1 2\r\n"));
-	bad("v1 lower case", v1("proxy TCP4 1.2.3.4 5.6.7.8 1 2\r\n"));
-	bad("v1 UNKNOWNX", v1("PROXY UNKNOWNX\r\n"));
-	bad("v1 nothing after PROXY", v1("PROXY \r\n"));
-	bad("a POP3 command", v1("USER alice\r\n"));
-	bad("an HTTP request", v1("GET / HTTP/1.0\r\n"));
-	bad("TLS ClientHello", v1("\x16\x03\x01\x02\x00\x01\x00\x01\xfc"));
 }
 
 static void
@@ -282,28 +307,24 @@ mutations(void)
 	    broken);
 }
 
+/* Does this peer (IPv4 or IPv6 text) match pf? */
 static int
-match4(const struct proxy_from *pf, const char *text)
+match(const struct proxy_from *pf, const char *text)
 {
-	struct sockaddr_in s4;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
-	memset(&s4, 0, sizeof(s4));
-	s4.sin_family = AF_INET;
-	if (inet_pton(AF_INET, text, &s4.sin_addr) != 1)
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, text, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		return proxy_from_match(pf, (struct sockaddr *)s4,
+		    sizeof(*s4));
+	}
+	if (inet_pton(AF_INET6, text, &s6->sin6_addr) != 1)
 		abort();
-	return proxy_from_match(pf, (struct sockaddr *)&s4, sizeof(s4));
-}
-
-static int
-match6(const struct proxy_from *pf, const char *text)
-{
-	struct sockaddr_in6 s6;
-
-	memset(&s6, 0, sizeof(s6));
-	s6.sin6_family = AF_INET6;
-	if (inet_pton(AF_INET6, text, &s6.sin6_addr) != 1)
-		abort();
-	return proxy_from_match(pf, (struct sockaddr *)&s6, sizeof(s6));
+	s6->sin6_family = AF_INET6;
+	return proxy_from_match(pf, (struct sockaddr *)s6, sizeof(*s6));
 }
 
 static void
@@ -327,13 +348,13 @@ proxy_from(void)
 
 	CHECK(proxy_from_parse("192.0.2.0/24,2001:db8::/32,10.1.2.3", &pf,
 	    &why) == 0 && pf.count == 3, "--proxy-from with three networks");
-	CHECK(match4(&pf, "192.0.2.77") && match4(&pf, "10.1.2.3") &&
-	    match6(&pf, "2001:db8:1::5") && match6(&pf, "::ffff:192.0.2.1") &&
-	    match6(&pf, "::ffff:10.1.2.3"), "listed peers match, IPv4-mapped "
+	CHECK(match(&pf, "192.0.2.77") && match(&pf, "10.1.2.3") &&
+	    match(&pf, "2001:db8:1::5") && match(&pf, "::ffff:192.0.2.1") &&
+	    match(&pf, "::ffff:10.1.2.3"), "listed peers match, IPv4-mapped "
 	    "ones too");
-	CHECK(!match4(&pf, "192.0.3.1") && !match4(&pf, "10.1.2.4") &&
-	    !match6(&pf, "2001:db9::1") && !match6(&pf, "::ffff:192.0.3.1") &&
-	    !match6(&pf, "::1"), "other peers do not");
+	CHECK(!match(&pf, "192.0.3.1") && !match(&pf, "10.1.2.4") &&
+	    !match(&pf, "2001:db9::1") && !match(&pf, "::ffff:192.0.3.1") &&
+	    !match(&pf, "::1"), "other peers do not");
 	memset(&su, 0, sizeof(su));
 	su.sun_family = AF_UNIX;
 	CHECK(!proxy_from_match(&pf, (struct sockaddr *)&su, sizeof(su)),
@@ -341,11 +362,11 @@ proxy_from(void)
 	CHECK(!proxy_from_match(&pf, (struct sockaddr *)&su, 4),
 	    "a short sockaddr never matches");
 	CHECK(proxy_from_parse("0.0.0.0/0", &pf, &why) == 0 &&
-	    match4(&pf, "203.0.113.5") && match6(&pf, "::ffff:203.0.113.5") &&
-	    !match6(&pf, "2001:db8::1"), "0.0.0.0/0 is every IPv4 peer only");
+	    match(&pf, "203.0.113.5") && match(&pf, "::ffff:203.0.113.5") &&
+	    !match(&pf, "2001:db8::1"), "0.0.0.0/0 is every IPv4 peer only");
 	CHECK(proxy_from_parse("::1,127.0.0.1/32", &pf, &why) == 0 &&
-	    match6(&pf, "::1") && match4(&pf, "127.0.0.1") &&
-	    !match4(&pf, "127.0.0.2"), "host addresses");
+	    match(&pf, "::1") && match(&pf, "127.0.0.1") &&
+	    !match(&pf, "127.0.0.2"), "host addresses");
 	from_bad("");
 	from_bad(",");
 	from_bad("192.0.2.0/24,");
