@@ -39,6 +39,13 @@ malformed(const char **why, const char *reason)
 	return PROXY_MALFORMED;
 }
 
+static int
+refuse(const char **why, const char *reason)
+{
+	(void)malformed(why, reason);
+	return -1;
+}
+
 /* The client address as text; an IPv4-mapped IPv6 one as IPv4, as
    pop3d logs a dual-stack socket's IPv4 peers. */
 static void
@@ -186,26 +193,22 @@ v2_tlvs(const unsigned char *p, size_t n, const char **why)
 	return PROXY_OK;
 }
 
-/* The whole header is in buf: 16 octets and hlen more. */
-static enum proxy_status
-v2_header(const unsigned char *buf, size_t hlen, struct proxy_header *h,
-    const char **why)
+/* The 16 fixed octets: version 2, a known command, a stream family
+   whose address block fits in hlen.  Its address block size, or -1. */
+static long
+v2_fixed(const unsigned char *buf, size_t hlen, const char **why)
 {
-	const unsigned char *body = buf + V2_FIXED;
-	size_t alen;
+	long alen;
 
 	if ((buf[12] & 0xf0) != 0x20)
-		return malformed(why, "PROXY v2: unknown version");
-	h->size = V2_FIXED + hlen;
-	h->local = 1;
-	h->addr[0] = '\0';
+		return refuse(why, "PROXY v2: unknown version");
 	if ((buf[12] & 0x0f) == 0x0)	/* LOCAL: the balancer's own */
-		return PROXY_OK;
+		return 0;
 	if ((buf[12] & 0x0f) != 0x1)
-		return malformed(why, "PROXY v2: unknown command");
+		return refuse(why, "PROXY v2: unknown command");
 	switch (buf[13]) {
 	case 0x00:	/* AF_UNSPEC: no address, keep the peer */
-		return PROXY_OK;
+		return 0;
 	case 0x11:	/* TCP over IPv4 */
 		alen = V2_INET_LEN;
 		break;
@@ -216,24 +219,44 @@ v2_header(const unsigned char *buf, size_t hlen, struct proxy_header *h,
 		alen = V2_UNIX_LEN;
 		break;
 	default:
-		return malformed(why, "PROXY v2: not a stream connection");
+		return refuse(why, "PROXY v2: not a stream connection");
 	}
-	if (hlen < alen)
-		return malformed(why, "PROXY v2: address block too short");
-	if (v2_tlvs(body + alen, hlen - alen, why) != PROXY_OK)
+	if (hlen < (size_t)alen)
+		return refuse(why, "PROXY v2: address block too short");
+	return alen;
+}
+
+/* The whole header is in buf: 16 checked octets, an address block of
+   alen octets and TLVs to hlen. */
+static enum proxy_status
+v2_header(const unsigned char *buf, size_t hlen, size_t alen,
+    struct proxy_header *h, const char **why)
+{
+	int proxied = (buf[12] & 0x0f) == 0x1 &&
+	    (buf[13] == 0x11 || buf[13] == 0x21);
+
+	h->size = V2_FIXED + hlen;
+	h->local = 1;
+	if (alen == 0)	/* LOCAL, AF_UNSPEC: whatever follows is ignored */
+		return PROXY_OK;
+	if (v2_tlvs(buf + V2_FIXED + alen, hlen - alen, why) != PROXY_OK)
 		return PROXY_MALFORMED;
-	if (buf[13] != 0x31) {
-		addr_text(buf[13] == 0x11 ? AF_INET : AF_INET6, body, h);
+	if (proxied) {
+		addr_text(buf[13] == 0x11 ? AF_INET : AF_INET6,
+		    buf + V2_FIXED, h);
 		h->local = 0;
 	}
 	return PROXY_OK;
 }
 
+/* Checked at 16 octets, so a bad header is refused before its body is
+   read; then the body. */
 static enum proxy_status
 v2_parse(const unsigned char *buf, size_t len, struct proxy_header *h,
     const char **why)
 {
 	size_t hlen;
+	long alen;
 
 	if (len < V2_FIXED) {
 		h->want = V2_FIXED;
@@ -242,11 +265,13 @@ v2_parse(const unsigned char *buf, size_t len, struct proxy_header *h,
 	hlen = (size_t)buf[14] << 8 | buf[15];
 	if (hlen > PROXY_V2_MAX - V2_FIXED)
 		return malformed(why, "PROXY v2: header too long");
+	if ((alen = v2_fixed(buf, hlen, why)) == -1)
+		return PROXY_MALFORMED;
 	if (len < V2_FIXED + hlen) {
 		h->want = V2_FIXED + hlen;
 		return PROXY_NEED_MORE;
 	}
-	return v2_header(buf, hlen, h, why);
+	return v2_header(buf, hlen, (size_t)alen, h, why);
 }
 
 enum proxy_status
@@ -296,13 +321,6 @@ host_bits_clear(const struct proxy_net *net)
 		if (net->addr[i / 8] & (0x80 >> (i % 8)))
 			return 0;
 	return 1;
-}
-
-static int
-refuse(const char **why, const char *reason)
-{
-	*why = reason;
-	return -1;
 }
 
 /* One "address[/bits]" item of item_len octets. */

@@ -225,6 +225,12 @@ v2_fixtures(void)
 	bad("v2 UDP over IPv4", v2(0x21, 0x12, b, 12));
 	bad("v2 UDP over IPv6", v2(0x21, 0x22, b, 36));
 	bad("v2 family 4", v2(0x21, 0x41, b, 12));
+	f = v2(0x11, 0x11, b, 500);
+	f.len = 16;
+	bad("v2 version 1, refused from its 16 fixed octets", f);
+	f = v2(0x21, 0x12, b, 500);
+	f.len = 16;
+	bad("v2 UDP, refused from its 16 fixed octets", f);
 	f = v2(0x21, 0x11, b, 12);
 	f.b[7] ^= 0x01;
 	bad("v2 signature off by one bit", f);
