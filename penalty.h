@@ -15,7 +15,7 @@
  * 15 s each (PENALTY_SCHEDULE); an address without a failure for 15
  * minutes (PENALTY_EXPIRE) starts again.  IPv6 addresses count per /64,
  * what one host or home link gets; IPv4-mapped ones as IPv4.  Text that
- * is no IP address (a unix socket's "local") is never penalised.
+ * is no IP address ("unix", "local") is never penalised.
  *
  * The functions return 0, or -1 with *why saying what failed and errno
  * set; the caller logs and goes on without a penalty.  The directory

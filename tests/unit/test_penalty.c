@@ -98,8 +98,9 @@ test_keys(void)
 	failed("198.51.100.7", t0);
 	CHECK(delay("::ffff:198.51.100.7", t0) == 1,
 	    "an IPv4-mapped address is its IPv4 address");
-	CHECK(penalty_failed(state, "local", t0, &why) == 0 &&
-	    penalty_delay(state, "local", t0, &secs, &why) == 0 && secs == 0,
+	CHECK(penalty_failed(state, "unix", t0, &why) == 0 &&
+	    penalty_failed(state, "unix", t0, &why) == 0 &&
+	    penalty_delay(state, "unix", t0, &secs, &why) == 0 && secs == 0,
 	    "a peer that is no IP address is never penalised");
 }
 
