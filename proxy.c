@@ -294,6 +294,30 @@ proxy_parse(const unsigned char *buf, size_t len, struct proxy_header *h,
 	return malformed(why, "not a PROXY protocol header");
 }
 
+enum proxy_status
+proxy_read(proxy_read_fn *rd, void *ctx, struct proxy_header *h,
+    const char **why)
+{
+	unsigned char buf[PROXY_V2_MAX];
+	size_t have = 0;
+	enum proxy_status st;
+
+	while ((st = proxy_parse(buf, have, h, why)) == PROXY_NEED_MORE) {
+		ssize_t n;
+
+		/* cannot happen: want stays within both limits */
+		if (h->want <= have || h->want > sizeof(buf))
+			return malformed(why, "PROXY header parser lost");
+		n = rd(ctx, buf + have, h->want - have);
+		if (n <= 0)
+			return malformed(why, "PROXY header cut short");
+		if ((size_t)n > h->want - have)
+			return malformed(why, "PROXY read past its length");
+		have += (size_t)n;
+	}
+	return st;
+}
+
 /* ---- --proxy-from ---- */
 
 static const unsigned char v4_mapped[12] = {

@@ -7,7 +7,8 @@
  * the caller reads bytes and asks proxy_parse what they are.  The header
  * may only be read as the connection's first bytes, from a listed peer.
  *
- * Reading: start with an empty buffer; while proxy_parse answers
+ * Reading: proxy_read does it through a read function the caller gives.
+ * By hand: start with an empty buffer; while proxy_parse answers
  * PROXY_NEED_MORE, read until the buffer holds h.want octets (never
  * more: h.want never passes the header's end, so no POP3 byte after it
  * is consumed), then call it again with the whole buffer.
@@ -18,6 +19,7 @@
 #include <stddef.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 
 #include "params.h"
 
@@ -39,6 +41,15 @@ struct proxy_header {
 /* What are the len octets of buf, the connection's first ones?  On
    PROXY_MALFORMED, *why (if why is not NULL) says why. */
 enum proxy_status proxy_parse(const unsigned char *buf, size_t len,
+    struct proxy_header *h, const char **why);
+
+/* The whole header, read through the caller's read function (read(2)
+   semantics: > 0 octets, at most len; 0 at EOF; -1 on error or
+   timeout), never an octet past the header's end.  PROXY_OK, or
+   PROXY_MALFORMED with *why (the connection ended or failed inside the
+   header counts as malformed: "PROXY header cut short"). */
+typedef ssize_t proxy_read_fn(void *ctx, void *buf, size_t len);
+enum proxy_status proxy_read(proxy_read_fn *rd, void *ctx,
     struct proxy_header *h, const char **why);
 
 /* The peers allowed to send a header, as IPv6 networks (IPv4 ones as

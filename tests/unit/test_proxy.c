@@ -75,6 +75,47 @@ feed(const struct fixture *f, struct proxy_header *h, const char **why)
 	}
 }
 
+/* proxy_read's source: the fixture, at most chunk octets a call; it
+   records how far proxy_read read. */
+struct source {
+	const struct fixture *f;
+	size_t at, chunk;
+};
+
+static ssize_t
+source_read(void *ctx, void *buf, size_t len)
+{
+	struct source *src = ctx;
+	size_t n = len < src->chunk ? len : src->chunk;
+
+	if (n > src->f->len - src->at)
+		n = src->f->len - src->at;
+	memcpy(buf, src->f->b + src->at, n);
+	src->at += n;
+	return (ssize_t)n;
+}
+
+/* proxy_read gives what proxy_parse gave, reading 1, 7 or any octets a
+   call, and stops at the header's end. */
+static int
+read_agrees(const struct fixture *f, size_t header, const char *addr)
+{
+	static const size_t chunks[] = { 1, 7, PROXY_V2_MAX };
+	size_t i;
+
+	for (i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		struct source src = { f, 0, chunks[i] };
+		struct proxy_header h;
+		const char *why = NULL;
+
+		if (proxy_read(source_read, &src, &h, &why) != PROXY_OK ||
+		    src.at != header || h.size != header ||
+		    strcmp(h.addr, addr) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 valid(const char *name, struct fixture f, size_t extra, int local,
     const char *addr)
@@ -99,6 +140,8 @@ valid(const char *name, struct fixture f, size_t extra, int local,
 	}
 	CHECK(prefixes_ok, "%s: every truncation asks for more, never past "
 	    "its end", name);
+	CHECK(read_agrees(&f, header, addr), "%s: proxy_read reads it to its "
+	    "end and no further", name);
 }
 
 static void
@@ -113,6 +156,14 @@ bad(const char *name, struct fixture f)
 	st = proxy_parse(f.b, f.len, &h, &why);
 	CHECK(st == PROXY_MALFORMED && why != NULL,
 	    "%s: malformed (%s)", name, why ? why : "no reason");
+	{
+		struct source src = { &f, 0, 3 };
+
+		why = NULL;
+		CHECK(proxy_read(source_read, &src, &h, &why) ==
+		    PROXY_MALFORMED && why != NULL && src.at <= f.len,
+		    "%s: proxy_read refuses it (%s)", name, why ? why : "");
+	}
 }
 
 static void
@@ -178,6 +229,20 @@ v1_fixtures(void)
 	for (i = 0; i < sizeof(bad_v1) / sizeof(bad_v1[0]); i++)
 		bad(bad_v1[i][0], v1(bad_v1[i][1]));
 	bad("v1 NUL inside", v1n("PROXY TCP4 1.2.3.4 5.6.7.8 1 2\0\r\n", 33));
+}
+
+/* The connection ends inside a header: malformed, not a hang. */
+static void
+cut_short(void)
+{
+	struct fixture f = v1("PROXY TCP4 192.0.2.1 198.51.100.2 1 ");
+	struct source src = { &f, 0, 5 };
+	struct proxy_header h;
+	const char *why = "";
+
+	CHECK(proxy_read(source_read, &src, &h, &why) == PROXY_MALFORMED &&
+	    strstr(why, "cut short") != NULL && src.at == f.len,
+	    "proxy_read: EOF inside a header is malformed (%s)", why);
 }
 
 static void
@@ -402,6 +467,7 @@ main(void)
 {
 	v1_fixtures();
 	v2_fixtures();
+	cut_short();
 	mutations();
 	proxy_from();
 	return unit_done();
