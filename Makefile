@@ -7,6 +7,7 @@
 #   make demo       a session on this terminal with a demo user and mailbox
 #   make bench      the benchmarks in bench/ (not part of make test)
 #   make install    PREFIX=/usr/local DESTDIR=
+#   make deb        the Debian package, in .. (dpkg-buildpackage)
 
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -28,9 +29,11 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 SRCS = pop3d.c auth.c maildrop.c mdindex.c mdindex_file.c tls.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h byteorder.h maildrop.h mdindex.h tls.h params.h
+HDRS = auth.h byteorder.h maildrop.h mdindex.h tls.h params.h proxy.h \
+       penalty.h
 
-.PHONY: all test test-asan asan check demo bench install uninstall clean
+.PHONY: all test test-asan asan check demo bench install uninstall \
+        clean deb
 
 all: pop3d
 
@@ -38,7 +41,7 @@ pop3d: $(OBJS)
 	$(CC) $(CFLAGS) $(THREADS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 %.o: %.c $(HDRS)
-	$(CC) $(WARN) $(HARDEN) $(THREADS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(HARDEN) $(THREADS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 pop3d-asan: $(SRCS) $(HDRS)
 	$(CC) $(WARN) $(THREADS) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
@@ -50,10 +53,10 @@ asan: pop3d-asan
 # the libFuzzer entry, if there is one.  Built with ASan and UBSan, as
 # root-free programs that print TAP.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/unit/test_*.c))
-UNIT_SRCS = $(filter $(1).c $(1)_%.c,$(SRCS)) \
-	    $(wildcard tests/unit/fuzz_$(1).c)
+UNIT_SRCS = $(wildcard $(1).c $(1)_*.c tests/unit/fuzz_$(1).c)
 
-tests/unit/test_%: tests/unit/test_%.c $(SRCS) $(HDRS)
+tests/unit/test_%: tests/unit/test_%.c $(SRCS) $(HDRS) tests/unit/unit.h \
+    proxy.c penalty.c
 	$(CC) $(WARN) -I. -O1 -g $(SANITIZE) -o $@ $< \
 	    $(call UNIT_SRCS,$*) $(LDLIBS)
 
@@ -88,3 +91,6 @@ uninstall:
 
 clean:
 	rm -f pop3d pop3d-asan $(OBJS) $(UNIT_TESTS)
+
+deb:
+	dpkg-buildpackage -us -uc -b

@@ -108,6 +108,42 @@
    cache).  Long enough for a writer on a loaded host. */
 #define INDEX_TMP_STALE	60
 
+/* ---- PROXY protocol (HAProxy's "The PROXY protocol" v1 and v2) ---- */
+
+/* v1 section 2.1: a v1 header is at most 107 octets, CRLF included. */
+#define PROXY_V1_MAX	107
+
+/* v2 section 2.2: 16 fixed octets, then a 16-bit length of addresses
+   and TLVs.  The largest address block (AF_UNIX) is 216 octets; the
+   rest leaves room for the TLVs HAProxy and stunnel send (ALPN,
+   authority, unique id up to 128, SSL) while keeping what the front
+   reads before the first POP3 byte small. */
+#define PROXY_V2_MAX	1024
+
+/* --proxy-from: this many networks; a balancer pair or a few subnets
+   is the case, and the list is matched on every connection. */
+#define PROXY_FROM_MAX	16
+
+/* ---- Per-source penalty (README "Brute force") ---- */
+
+/* The state's directory; it lives on tmpfs and goes at reboot. */
+#define DEFAULT_PENALTY_DIR "/run/pop3d"
+
+/* A fixed table of PENALTY_SETS x PENALTY_WAYS addresses (under 10,000);
+   an address hashes to one set of PENALTY_WAYS entries
+   and a new one takes the oldest, so guessing from many addresses costs
+   the guesser its own entries, never unbounded state. */
+#define PENALTY_SETS	1024
+#define PENALTY_WAYS	8
+
+/* An address without a failure for this long starts again from zero. */
+#define PENALTY_EXPIRE	(15 * 60)
+
+/* Seconds before answering the 2nd, 3rd, ... failed attempt; the last
+   value repeats.  The cap stays well under the superserver's patience
+   and RFC 1939's 10-minute autologout. */
+#define PENALTY_SCHEDULE { 0, 1, 2, 4, 8, 15 }
+
 /* ---- Exit statuses: 0 after QUIT or EOF ---- */
 #define EXIT_INTERNAL	1	/* an internal failure */
 #define EXIT_SETUP	2	/* a bad option or an unusable file */

@@ -62,7 +62,8 @@ pop3() {
 LOGIN="USER alice
 PASS $PASSWORD"
 
-# Our own syslog for this test: pop3d run through $LOGWRAP (pop3 does it)
+# Our own syslog for this test (syslog_start [--mail-log]: see
+# syslogd.py): pop3d run through $LOGWRAP (pop3 does it)
 # logs into $SYSLOG_FILE.  /dev/log is a bind mount in a private mount
 # namespace, so the host's syslog, if any, is left alone.
 syslog_start() {
@@ -70,7 +71,7 @@ syslog_start() {
 	SYSLOG_SOCK=$BATS_TEST_TMPDIR/log.sock
 	: > "$SYSLOG_FILE"
 	[ -e /dev/log ] || : > /dev/log	# a mount point, if none exists
-	python3 "$TESTS/syslogd.py" "$SYSLOG_SOCK" "$SYSLOG_FILE" &
+	python3 "$TESTS/syslogd.py" "$SYSLOG_SOCK" "$SYSLOG_FILE" "$@" &
 	SYSLOG_PID=$!
 	local i
 	for ((i = 0; i < 100; i++)); do

@@ -1,0 +1,37 @@
+/*
+ * tests/unit/unit.h - the few lines every C unit test shares.
+ *
+ * CHECK(cond, name) prints one TAP line and counts failures; unit_done()
+ * prints the plan and gives main() its exit status.  Root-free unless a
+ * test says otherwise.
+ */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <stdio.h>
+
+static int unit_run, unit_failed;
+
+#define CHECK(cond, ...) do {						\
+	unit_run++;							\
+	if (cond)							\
+		printf("ok %d - ", unit_run);				\
+	else {								\
+		unit_failed++;						\
+		printf("not ok %d - %s:%d: ", unit_run, __FILE__,	\
+		    __LINE__);						\
+	}								\
+	printf(__VA_ARGS__);						\
+	putchar('\n');							\
+} while (0)
+
+static int
+unit_done(void)
+{
+	printf("1..%d\n", unit_run);
+	if (unit_failed > 0)
+		printf("# %d of %d failed\n", unit_failed, unit_run);
+	return unit_failed > 0;
+}
+
+#endif
