@@ -1499,6 +1499,34 @@ run_recover(int argc, char **argv)
 	return status;
 }
 
+/* --check-user's child: as the user, the session's own open of the
+   maildrop in the mode that changes nothing; never returns. */
+static void
+check_as_user(const struct auth_user *u, const char *path, gid_t spool)
+{
+	struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool, 1 };
+	struct maildrop *md;
+	const char *why = NULL;
+	int ok;
+
+	if (auth_become(u, spool, &why) != 0) {
+		(void)printf("as user:  cannot become %s: %s\n", u->name, why);
+		(void)fflush(stdout);
+		_exit(EXIT_INTERNAL);
+	}
+	if (maildrop_open(&md, &mc, &why) != MD_OK) {
+		(void)printf("mailbox:  cannot be served: %s\n", why);
+		ok = 0;
+	} else {
+		ok = maildrop_describe(md, stdout) == 0;
+		maildrop_close(md);
+	}
+	/* _exit does not flush: a pipe or file would get nothing */
+	if (fflush(stdout) != 0)
+		ok = 0;
+	_exit(ok ? 0 : EXIT_INTERNAL);
+}
+
 static int
 run_check_user(const struct config *cfg)
 {
@@ -1545,30 +1573,8 @@ run_check_user(const struct config *cfg)
 		perror("pop3d: fork");
 		return EXIT_INTERNAL;
 	}
-	if (pid == 0) {
-		struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool, 1 };
-		struct maildrop *md;
-		int ok;
-
-		if (auth_become(&u, spool, &why) != 0) {
-			(void)printf("as user:  cannot become %s: %s\n",
-			    u.name, why);
-			(void)fflush(stdout);
-			_exit(EXIT_INTERNAL);
-		}
-		/* the session's own open, in the mode that changes nothing */
-		if (maildrop_open(&md, &mc, &why) != MD_OK) {
-			(void)printf("mailbox:  cannot be served: %s\n", why);
-			ok = 0;
-		} else {
-			ok = maildrop_describe(md, stdout) == 0;
-			maildrop_close(md);
-		}
-		/* _exit does not flush: a pipe or file would get nothing */
-		if (fflush(stdout) != 0)
-			ok = 0;
-		_exit(ok ? 0 : EXIT_INTERNAL);
-	}
+	if (pid == 0)
+		check_as_user(&u, path, spool);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == AUTH_OK ? 0 :
