@@ -469,7 +469,7 @@ retr_blocks() {
 	[ "${lines[-1]}" = "20 seeds, 0 differences" ]
 }
 
-@test "UIDLs of a mailbox big enough to be hashed by two threads: SHA-256 of each message, as documented" {
+@test "UIDLs of a 24 MB mailbox (many read buffers): SHA-256 of each message, as documented" {
 	# 48 messages of ~512 KB (24 MB): the digests are split between two
 	# threads at the middle byte; a byte-identical pair sits on each side
 	# of the split.  The expected UIDLs are computed here from README's
