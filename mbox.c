@@ -21,6 +21,7 @@
 #include "md.h"
 
 #define PSEUDO_SUBJECT "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+#define PSEUDO_FROM	"From MAILER-DAEMON "
 
 /* What the first message's header has shown of a pseudo-message. */
 enum { PS_DAEMON = 1, PS_SUBJECT = 2, PS_IMAP = 4,
@@ -184,8 +185,8 @@ scan_new_msg(struct scanner *s, const char *p, size_t avail, uint64_t off)
 	s->in_header = 1;
 	s->have_clen = 0;
 	s->pending = 0;
-	if (off == 0 && avail >= 19 &&
-	    memcmp(p, "From MAILER-DAEMON ", 19) == 0)
+	if (off == 0 && avail >= sizeof(PSEUDO_FROM) - 1 &&
+	    memcmp(p, PSEUDO_FROM, sizeof(PSEUDO_FROM) - 1) == 0)
 		s->pseudo = PS_DAEMON;
 	return 0;
 }

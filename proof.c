@@ -30,6 +30,8 @@
 
 #include "md.h"
 
+#define NSEC_PER_SEC	1000000000L
+
 struct md_block {
 	unsigned char tag[TAG_LEN];
 	unsigned char ok;	/* proven since vsnap */
@@ -190,10 +192,10 @@ md_proof_settle(struct maildrop *md)
 	if (clock_getres(CLOCK_REALTIME_COARSE, &res) != 0)
 		res.tv_nsec = SETTLE_TICK_MAX_NS;
 	tick = st->st_mtim.tv_nsec == 0 && st->st_ctim.tv_nsec == 0 ?
-	    1000000000L : res.tv_nsec;
-	if ((t.tv_nsec += tick) >= 1000000000L) {
-		t.tv_sec += t.tv_nsec / 1000000000L;
-		t.tv_nsec %= 1000000000L;
+	    NSEC_PER_SEC : res.tv_nsec;
+	if ((t.tv_nsec += tick) >= NSEC_PER_SEC) {
+		t.tv_sec += t.tv_nsec / NSEC_PER_SEC;
+		t.tv_nsec %= NSEC_PER_SEC;
 	}
 	for (int i = 0; i < SETTLE_TRIES; i++) {
 		struct timespec nap = { 0, res.tv_nsec };
@@ -202,8 +204,8 @@ md_proof_settle(struct maildrop *md)
 		    now.tv_sec > t.tv_sec || (now.tv_sec == t.tv_sec &&
 		    now.tv_nsec >= t.tv_nsec))
 			return;
-		if (tick == 1000000000L)
-			nap.tv_nsec = 1000000000L - now.tv_nsec;
+		if (tick == NSEC_PER_SEC)
+			nap.tv_nsec = NSEC_PER_SEC - now.tv_nsec;
 		(void)nanosleep(&nap, NULL);
 	}
 }
