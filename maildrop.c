@@ -159,6 +159,7 @@ enum md_status
 md_new(struct maildrop **mdp, const struct md_config *cfg, const char **why)
 {
 	struct maildrop *md;
+	enum md_status st = MD_OK;
 
 	if ((*mdp = md = calloc(1, sizeof(*md))) == NULL) {
 		*why = "out of memory";
@@ -166,14 +167,18 @@ md_new(struct maildrop **mdp, const struct md_config *cfg, const char **why)
 	}
 	md->cfg = *cfg;
 	md->f.fd = md->f.dirfd = -1;
-	if (strlen(cfg->path) >= PATH_MAX || make_names(md, cfg->path) != 0) {
+	if (strlen(cfg->path) >= PATH_MAX) {
+		*why = "mailbox path too long";
+		st = MD_PERM;
+	} else if (make_names(md, cfg->path) != 0) {
+		*why = "out of memory";
+		st = MD_TEMP;
+	}
+	if (st != MD_OK) {
 		maildrop_close(md);
 		*mdp = NULL;
-		*why = strlen(cfg->path) >= PATH_MAX ? "mailbox path too long" :
-		    "out of memory";
-		return MD_TEMP;
 	}
-	return MD_OK;
+	return st;
 }
 
 /* The directory, then the file in it without following a link. */
