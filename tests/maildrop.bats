@@ -221,6 +221,34 @@ victim_and_attacker() {
 	cmp "$MBOX" "$BATS_TEST_TMPDIR/victim.orig"
 }
 
+@test "--recover as root while the user swaps a symlinked directory under it: the other user's mailbox is not written" {
+	victim_and_attacker
+	local i seen=
+	mkdir "$ATT/real"
+	python3 "$TESTS/forge-journal.py" "$MBOX" "$ATT/real/mbox.pop3d-journal" \
+	    0 7 "$(stat -c %s "$MBOX")"
+	chown -R 5000:5000 "$ATT/real"
+	chmod 600 "$ATT/real/mbox.pop3d-journal"
+	ln -s "$VICTIM" "$ATT/Mail2"
+	chown -h 5000:5000 "$ATT/Mail2"
+	# every fcntl() waits a second: time to swap the link once the
+	# victim's mailbox is open, before the journal is looked for
+	strace -f -qq -o /dev/null -e inject=fcntl:delay_enter=1000000 \
+	    "$POP3D" --recover "$ATT/Mail2/mbox" > "$BATS_TEST_TMPDIR/out" &
+	for ((i = 0; i < 250; i++)); do
+		if ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q " $MBOX\$"; then
+			seen=1
+			break
+		fi
+		sleep 0.02
+	done
+	ln -sfn "$ATT/real" "$ATT/Mail2"	# as the attacker would
+	wait
+	cat "$BATS_TEST_TMPDIR/out" >&2
+	[ -n "$seen" ]
+	cmp "$MBOX" "$BATS_TEST_TMPDIR/victim.orig"
+}
+
 @test "--recover as root of a user's own mailbox with a journal of another owner, two links, or group-writable: refused, untouched" {
 	local j how
 	MBOX=$SPOOL/alice
