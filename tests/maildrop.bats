@@ -3,8 +3,10 @@
 # the c-client pseudo-message and what is not one, mail delivered by
 # dovecot-lda, procmail and Courier maildrop; mail bombs past the message
 # limit; a From_ line over 4 GiB; a same-size rewrite in the clock tick
-# of the last delivery.  Every served message is checked against
-# tests/mbox-model.py, which reads the file itself.
+# of the last delivery; --recover as root on paths a user controls, and
+# journals nobody should trust; the spool group a user's link must not
+# choose.  Every served message is checked against tests/mbox-model.py,
+# which reads the file itself.
 
 load helper
 load integ-lib
