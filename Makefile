@@ -22,14 +22,13 @@ HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
 CFLAGS  ?= -O2 -g
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
 LDLIBS   = -lcrypt -lssl -lcrypto
-# one thread fingerprints the mailbox while the other indexes it
-THREADS  = -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-SRCS = pop3d.c auth.c maildrop.c mdindex.c mdindex_file.c tls.c
+SRCS = pop3d.c auth.c tls.c maildrop.c mbox.c lock.c proof.c emit.c uidl.c \
+       journal.c update.c mdio.c mdindex.c mdindex_file.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h byteorder.h maildrop.h mdindex.h tls.h params.h proxy.h \
+HDRS = auth.h byteorder.h maildrop.h md.h mdindex.h tls.h params.h proxy.h \
        penalty.h
 
 .PHONY: all test test-asan asan check demo bench install uninstall \
@@ -38,13 +37,13 @@ HDRS = auth.h byteorder.h maildrop.h mdindex.h tls.h params.h proxy.h \
 all: pop3d
 
 pop3d: $(OBJS)
-	$(CC) $(CFLAGS) $(THREADS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 %.o: %.c $(HDRS)
-	$(CC) $(WARN) $(HARDEN) $(THREADS) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+	$(CC) $(WARN) $(HARDEN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
 pop3d-asan: $(SRCS) $(HDRS)
-	$(CC) $(WARN) $(THREADS) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
+	$(CC) $(WARN) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
 
 asan: pop3d-asan
 

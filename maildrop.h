@@ -1,11 +1,12 @@
 /*
  * maildrop.h - the interface to a user's Unix mbox maildrop.
  *
- * maildrop.c owns the mailbox file: it is the only code that opens, locks,
- * reads or changes it.  A session opens the maildrop once at login (the
- * file is locked only while it is indexed), reads messages while unlocked,
- * and at QUIT asks for the update, which locks the file again, removes the
- * messages marked deleted and keeps everything else byte for byte.
+ * The maildrop's files (md.h lists them) are the only code that opens,
+ * locks, reads or changes the mailbox.  A session opens the maildrop once
+ * at login (the file is locked only while it is indexed), reads messages
+ * while unlocked, and at QUIT asks for the update, which locks the file
+ * again, removes the messages marked deleted and keeps everything else
+ * byte for byte.
  */
 #ifndef MAILDROP_H
 #define MAILDROP_H
@@ -20,7 +21,9 @@ enum md_status {
 	MD_OK = 0,
 	MD_TEMP,	/* try again later: I/O error, lock, another writer */
 	MD_PERM,	/* will not work on retry: not an mbox, no permission */
-	MD_INUSE,	/* another process holds the mailbox lock */
+	MD_INUSE,	/* another process holds the mailbox lock (at
+			   login [IN-USE]; at QUIT the session says
+			   [SYS/TEMP], README "Locking") */
 	MD_CLIENT	/* the client write callback failed: session over */
 };
 
@@ -33,6 +36,8 @@ struct md_config {
 	int stale_secs;		/* a dotlock older than this is broken */
 	gid_t spool_gid;	/* group raised around dotlock and journal
 				   creation in the spool; (gid_t)-1: none */
+	int inspect;		/* --check-user: open and index only; no
+				   lock taken, no recovery, nothing written */
 };
 
 struct maildrop;
@@ -79,12 +84,13 @@ enum md_status maildrop_update(struct maildrop *md, const char **why);
 enum md_status maildrop_recover(const struct md_config *cfg,
     const char **why);
 
-/* For pop3d --check-user, run as the user: describe the mailbox and
-   its locks without changing anything.  0 if a session could use it. */
-int maildrop_describe(const struct md_config *cfg, FILE *out);
+/* For pop3d --check-user, run as the user on a maildrop opened with
+   cfg.inspect: describe it and its locks.  0 if a session could use it. */
+int maildrop_describe(struct maildrop *md, FILE *out);
 
-/* The group a user needs raised to create PATH.lock next to the mailbox,
-   or (gid_t)-1 when the user can do it without help. */
+/* The group a user needs raised to create PATH.lock next to the mailbox
+   (only a root-owned spool as Debian's /var/mail earns it), or (gid_t)-1
+   when the user can do it without help or nobody should. */
 gid_t maildrop_spool_group(const char *path, uid_t uid, gid_t gid,
     const gid_t *groups, int ngroups);
 

@@ -69,8 +69,37 @@
    the STALE_SECS after which lockers without a pid call a lock stale. */
 #define LOCK_REFRESH_SECS 60
 
+/* Retrying a dotlock's removal: a lock left behind blocks procmail for
+   17 minutes, so a transient error (EIO, EINTR on NFS) is retried. */
+#define UNLOCK_TRIES	3
+
+/* A dotlock holds "pid hostname\n"; a hostname is at most HOST_NAME_MAX
+   (64 on Linux), so this always fits. */
+#define DOTLOCK_CONTENT_MAX 128
+
+/* Our side files next to the mailbox.  Account names ending like these
+   are refused (README "Accounts"), so no account reaches another's. */
+#define LOCK_SUFFIX	".lock"
+#define JOURNAL_SUFFIX	".pop3d-journal"
+#define JOURNAL_TMP_SUFFIX ".pop3d-journal.tmp"
+#define JOURNAL_ORPHAN_SUFFIX ".orphan"
+
+/* The journal's header block: one page, so its state byte is rewritten
+   within one sector; the marker that tells a cut file from an uncut one
+   is at most this long (shorter when fewer bytes follow the kept ones). */
+#define JHDR_SIZE	4096
+#define JMARK_MAX	32
+
+/* Coarse timestamps: after indexing, the lock is held until the clock
+   leaves the tick of the file's times.  The tick is clock_getres's (4 ms
+   at HZ=250); this many naps bound the wait, and this tick is assumed if
+   clock_getres fails. */
+#define SETTLE_TRIES	4
+#define SETTLE_TICK_MAX_NS 10000000L
+
 /* Reads while indexing are this large: big enough that the syscall cost
-   vanishes next to scanning, small enough to stay in L2 on small hosts. */
+   vanishes next to scanning, small enough to stay in L2 on small hosts.
+   Updates copy bytes through the same buffer. */
 #define SCAN_BUF	(1024 * 1024)
 
 /* RETR reads this much at a time; the converted output is at most 2x.
@@ -78,14 +107,27 @@
 #define SEND_CHUNK	(256 * 1024)
 #define TOP_FIRST_READ	(16 * 1024)
 
-/* A line head this long is enough to classify the line ("From x",
-   "X-IMAPbase:").  A line start with fewer bytes left in the buffer and
+/* A line head this long is enough to classify the line: a From_ line,
+   "From MAILER-DAEMON ", the pseudo-message's Subject, a Content-Length
+   with 20 digits.  A line start with fewer bytes left in the buffer and
    no LF is carried over to the next read instead. */
-#define HEAD_MIN	16
+#define HEAD_MIN	80
 
-/* Memory grows with the number of messages (one index entry each, plus
-   a digest once UIDL is asked); this bounds it at about 140 MB. */
+/* Content-Length: more digits than this (10^19 - 1 fits in 64 bits) is
+   not a length any file has; the bytes peeked at its end are enough for
+   "\r\nFrom x". */
+#define CLEN_DIGITS_MAX	19
+#define CLEN_PEEK	8
+
+/* Memory grows with the number of messages: one 40-byte index entry
+   each, plus a 20-byte digest once UIDL is asked, so about 120 MB at
+   this limit.  A bigger mailbox is served its first MAX_MSGS messages;
+   the rest wait for a later session (README "Maildrop").  The index
+   starts with room for INDEX_FIRST_CAP and doubles. */
+#ifndef MAX_MSGS
 #define MAX_MSGS	2000000u
+#endif
+#define INDEX_FIRST_CAP	1024u
 
 /* Fingerprinted blocks: 1 MiB, big enough that a MAC init per block is
    noise, small enough that proving one message reads little around it;
@@ -95,8 +137,9 @@
 #define TAG_MAX_BLOCKS	65536
 #define TAG_LEN		16
 
-/* UIDL digests: two threads from a mailbox of this size on */
-#define HASH_SPLIT_MIN	(16 * 1024 * 1024)
+/* UIDL digests are SHA-256 cut to this many bytes (32 hex digits): far
+   beyond any chance collision among a mailbox's messages. */
+#define UIDL_DIGEST_LEN	16
 
 /* The persistent index (README "Persistent index"): next to the mailbox
    by default, so that it follows the mailbox's owner and file system. */

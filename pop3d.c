@@ -692,6 +692,7 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	mc.lock_wait = LOCK_WAIT;
 	mc.stale_secs = STALE_SECS;
 	mc.spool_gid = spool;
+	mc.inspect = 0;
 	if ((st = maildrop_open(&s->md, &mc, &why)) != MD_OK) {
 		syslog(LOG_ERR, "user=%s peer=%s: cannot open the maildrop: "
 		    "%s", u->name, s->peer, why);
@@ -936,7 +937,9 @@ cmd_quit(struct session *s, int argc, char **argv)
 		syslog(LOG_ERR, "user=%s: update failed: %s", s->who.name,
 		    why);
 		s->end = "quit, update failed";
-		return err(s, md_code(st), "%s", why);
+		/* README "Locking": a lock at QUIT is [SYS/TEMP] */
+		return err(s, st == MD_INUSE ? "SYS/TEMP" : md_code(st), "%s",
+		    why);
 	}
 	s->dele_n = count;
 	s->dele_bytes = octets;
@@ -1404,6 +1407,72 @@ run_session(struct config *cfg)
 /* ---------------------------------------------------------------- */
 /* Administrator commands                                            */
 
+/*
+ * Become the owner of the mailbox at path before touching it, so that a
+ * path a user controls (a swapped directory link, a hard link to another
+ * user's mailbox) can reach nothing that user could not write anyway.
+ * The spool group is kept as a saved gid only where locking needs it.
+ */
+static int
+become_mailbox_owner(const char *path, gid_t *spool, const char **why)
+{
+	struct stat st;
+	uid_t uid;
+	gid_t gid;
+
+	*spool = (gid_t)-1;
+	if (geteuid() != 0)
+		return 0;
+	*why = "cannot find the mailbox's owner";
+	if (lstat(path, &st) != 0) {
+		if (errno != ENOENT)
+			return -1;
+		/* no mailbox: only the journal is looked at, read-only */
+		return 0;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 || st.st_uid == 0) {
+		*why = "not a regular file of a user with one link";
+		return -1;
+	}
+	uid = st.st_uid;
+	gid = st.st_gid;
+	*spool = maildrop_spool_group(path, uid, gid, &gid, 1);
+	*why = "cannot become the mailbox's owner";
+	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, *spool !=
+	    (gid_t)-1 ? *spool : gid) != 0 || setresuid(uid, uid, uid) != 0 ||
+	    setuid(0) == 0)
+		return -1;
+	return 0;
+}
+
+/* One mailbox, in a child that becomes its owner; 0 if recovered. */
+static int
+recover_one(const char *path)
+{
+	pid_t pid;
+	int st;
+
+	(void)fflush(stdout);
+	if ((pid = fork()) < 0) {
+		(void)printf("%s: cannot fork: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		struct md_config mc = { path, LOCK_WAIT, STALE_SECS,
+		    (gid_t)-1, 0 };
+		const char *why = NULL;
+		int ok;
+
+		ok = become_mailbox_owner(path, &mc.spool_gid, &why) == 0 &&
+		    maildrop_recover(&mc, &why) == MD_OK;
+		(void)printf("%s: %s\n", path, ok ? "ok" : why);
+		_exit(fflush(stdout) == 0 && ok ? 0 : EXIT_INTERNAL);
+	}
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
 static int
 run_recover(int argc, char **argv)
 {
@@ -1417,9 +1486,6 @@ run_recover(int argc, char **argv)
 	for (int i = 0; i < argc; i++) {
 		char path[PATH_MAX];
 		size_t len = strlen(argv[i]);
-		struct md_config mc = { path, LOCK_WAIT, STALE_SECS,
-		    (gid_t)-1 };
-		const char *why = NULL;
 
 		if (len >= sizeof(path))
 			continue;
@@ -1427,14 +1493,38 @@ run_recover(int argc, char **argv)
 		if (len > sizeof(suffix) - 1 &&
 		    strcmp(path + len - (sizeof(suffix) - 1), suffix) == 0)
 			path[len - (sizeof(suffix) - 1)] = '\0';
-		if (maildrop_recover(&mc, &why) == MD_OK)
-			(void)printf("%s: ok\n", path);
-		else {
-			(void)printf("%s: %s\n", path, why);
+		if (recover_one(path) != 0)
 			status = EXIT_INTERNAL;
-		}
 	}
 	return status;
+}
+
+/* --check-user's child: as the user, the session's own open of the
+   maildrop in the mode that changes nothing; never returns. */
+static void
+check_as_user(const struct auth_user *u, const char *path, gid_t spool)
+{
+	struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool, 1 };
+	struct maildrop *md;
+	const char *why = NULL;
+	int ok;
+
+	if (auth_become(u, spool, &why) != 0) {
+		(void)printf("as user:  cannot become %s: %s\n", u->name, why);
+		(void)fflush(stdout);
+		_exit(EXIT_INTERNAL);
+	}
+	if (maildrop_open(&md, &mc, &why) != MD_OK) {
+		(void)printf("mailbox:  cannot be served: %s\n", why);
+		ok = 0;
+	} else {
+		ok = maildrop_describe(md, stdout) == 0;
+		maildrop_close(md);
+	}
+	/* _exit does not flush: a pipe or file would get nothing */
+	if (fflush(stdout) != 0)
+		ok = 0;
+	_exit(ok ? 0 : EXIT_INTERNAL);
 }
 
 static int
@@ -1483,22 +1573,8 @@ run_check_user(const struct config *cfg)
 		perror("pop3d: fork");
 		return EXIT_INTERNAL;
 	}
-	if (pid == 0) {
-		struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool };
-		int ok;
-
-		if (auth_become(&u, spool, &why) != 0) {
-			(void)printf("as user:  cannot become %s: %s\n",
-			    u.name, why);
-			(void)fflush(stdout);
-			_exit(EXIT_INTERNAL);
-		}
-		ok = maildrop_describe(&mc, stdout) == 0;
-		/* _exit does not flush: a pipe or file would get nothing */
-		if (fflush(stdout) != 0)
-			ok = 0;
-		_exit(ok ? 0 : EXIT_INTERNAL);
-	}
+	if (pid == 0)
+		check_as_user(&u, path, spool);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == AUTH_OK ? 0 :

@@ -269,8 +269,11 @@ class Sweep:
                 if m is None:
                     continue
                 name, rest = m.group(2), m.group(3)
-                fd = re.match(r'AT_FDCWD, "%s", O_RDWR.*\) = (\d+)$' %
-                              re.escape(self.mbox), rest)
+                # the mailbox is opened in its directory's descriptor
+                fd = re.match(r'(?:AT_FDCWD, "%s"|\d+, "%s"), O_RDWR.*\) = '
+                              r'(\d+)$' % (re.escape(self.mbox),
+                                           re.escape(os.path.basename(
+                                               self.mbox))), rest)
                 if name == "openat" and fd:
                     self.mbox_fd = fd.group(1)
                 if name == "read":
@@ -279,7 +282,9 @@ class Sweep:
                     continue
                 counts[name] = counts.get(name, 0) + 1
                 # the recovery session: from the mailbox's open on
-                if started and from_mailbox and self.mbox in rest:
+                if started and from_mailbox and (
+                        self.mbox in rest or
+                        os.path.dirname(self.mbox) + '"' in rest):
                     from_mailbox = False
                 if started and not from_mailbox:
                     points.append((name, counts[name], rest[:90].rstrip(),

@@ -91,9 +91,9 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 }
 
 @test "recovery kill sweep: crash after the truncate, mail delivered after the new end" {
-	# unlink #4 after QUIT is the journal's removal: the file is cut
+	# unlinkat #4 after QUIT is the journal's removal: the file is cut
 	integ_sweep rec-cut --spec $MIXED --dele 1,4,8 --phase recover \
-	    --crash unlink:4 --deliver --mode kill
+	    --crash unlinkat:4 --deliver --mode kill
 }
 
 @test "recovery kill sweep: crash mid-rewrite, the dead process's lock still there" {

@@ -65,7 +65,7 @@ ms_now() {
 	mail_spool_owner
 	local ino=$(stat -c %i "$MBOX")
 	LOGWRAP=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-	    strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=link,rename,setresgid --)
+	    strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=link,linkat,rename,renameat,renameat2,setresgid --)
 	pop3 <<-EOF
 	$LOGIN
 	!sh grep Gid: /proc/\$(sh $TESTS/integ-pidof.sh $POP3D -p $PASSWD)/status > $BATS_TEST_TMPDIR/gid
@@ -76,8 +76,9 @@ ms_now() {
 	# real, effective, saved, fs gid: only the saved one is mail
 	local mail=$(getent group mail | cut -d: -f3)
 	[ "$(awk '{print $2, $3, $4, $5}' "$BATS_TEST_TMPDIR/gid")" = "$TEST_GID $TEST_GID $mail $TEST_GID" ]
-	grep -q "link(\"$MBOX.lock.[^\"]*\", \"$MBOX.lock\") = 0" "$BATS_TEST_TMPDIR/trace"
-	grep -q "rename(\"$MBOX.pop3d-journal.tmp\", \"$MBOX.pop3d-journal\") = 0" "$BATS_TEST_TMPDIR/trace"
+	# both in the mailbox's directory, opened once
+	grep -qE "linkat\([0-9]+, \"alice\.lock\.[^\"]*\", [0-9]+, \"alice\.lock\", 0\) = 0" "$BATS_TEST_TMPDIR/trace"
+	grep -qE "renameat2?\([0-9]+, \"alice\.pop3d-journal\.tmp\", [0-9]+, \"alice\.pop3d-journal\"(, 0)?\) = 0" "$BATS_TEST_TMPDIR/trace"
 	integ_check --deleted 1 --expect deleted
 	[ "$(stat -c %u:%G:%a:%i "$MBOX")" = "$TEST_UID:mail:660:$ino" ]
 	assert_clean_spool

@@ -20,7 +20,13 @@
 It reads the mbox bytes itself and never asks pop3d.  A message starts at
 a "From " line (at the start of the file or after an empty line) followed
 by a non-space character; the empty line before the next separator and
-the one ending the file belong to the separator.
+the one ending the file belong to the separator.  A header's
+Content-Length: N is the body's length when the body's start plus N is
+the end of the file or the start of a separator's empty line (or of the
+empty line that ends the file); else it is ignored.  A first message that
+is a c-client pseudo-message ("From MAILER-DAEMON ", the Subject "DON'T
+DELETE THIS MESSAGE -- FOLDER INTERNAL DATA" and an X-IMAP: or
+X-IMAPbase: header) is hidden: not numbered, never cut.
 """
 import os
 import sys
@@ -47,23 +53,79 @@ def is_empty(line):
     return line in (b"\n", b"\r\n")
 
 
+PSEUDO_SUBJECT = b"DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
+
+
+def header_value(line, name):
+    if line[:len(name)].lower() != name.lower():
+        return None
+    return line[len(name):].strip(b" \t\r\n")
+
+
+def clen_end(data, body_start, header):
+    """Where a trusted Content-Length ends the body, or None."""
+    n = None
+    for line in header:
+        v = header_value(line, b"Content-Length:")
+        if v is not None and line.endswith(b"\n"):
+            n = int(v) if v.isdigit() and len(v) <= 19 else None
+    if n is None or body_start + n > len(data):
+        return None
+    end = body_start + n
+    rest = data[end:]
+    if end == len(data) or rest in (b"\n", b"\r\n"):
+        return end
+    for nl in (b"\n", b"\r\n"):
+        if rest.startswith(nl) and is_sep(rest[len(nl):].split(b"\n")[0]
+                                          + b"\n"):
+            return end
+    return None
+
+
+def is_pseudo(m, first_line, header):
+    return m["start"] == 0 and first_line.startswith(b"From MAILER-DAEMON ") \
+        and any(header_value(l, b"Subject:") == PSEUDO_SUBJECT
+                for l in header if l.endswith(b"\n")) \
+        and any(header_value(l, b"X-IMAP:") is not None or
+                header_value(l, b"X-IMAPbase:") is not None for l in header)
+
+
 def parse(data):
     msgs = []
     prev_empty = True
+    in_header, header, body_end = False, [], 0
     for off, line in lines_of(data):
-        if prev_empty and is_sep(line):
-            msgs.append({"start": off, "lines": []})
+        if prev_empty and is_sep(line) and off >= body_end:
+            msgs.append({"start": off, "lines": [], "sep": line})
+            in_header, header = True, []
         elif not msgs:
             sys.exit("mbox-model: not an mbox")
         else:
             msgs[-1]["lines"].append(line)
+            if in_header and is_empty(line):
+                in_header = False
+                e = clen_end(data, off + len(line), header)
+                body_end = e if e is not None else body_end
+                msgs[-1]["pseudo"] = is_pseudo(msgs[-1], msgs[-1]["sep"],
+                                               header)
+            elif in_header:
+                header.append(line)
         prev_empty = is_empty(line)
+    if msgs and in_header:
+        msgs[-1]["pseudo"] = is_pseudo(msgs[-1], msgs[-1]["sep"], header)
     for k, m in enumerate(msgs):
         m["end"] = msgs[k + 1]["start"] if k + 1 < len(msgs) else len(data)
         # the empty line before the next separator / at the end of file
         if m["lines"] and is_empty(m["lines"][-1]):
             m["lines"].pop()
     return msgs
+
+
+def visible(msgs):
+    """The messages a client sees, and the hidden ones kept always."""
+    if msgs and msgs[0].get("pseudo"):
+        return msgs[1:], msgs[:1]
+    return msgs, []
 
 
 def crlf(line):
@@ -133,7 +195,7 @@ def main():
         return
     with open(args[0], "rb") as f:
         data = f.read()
-    msgs = parse(data)
+    msgs, hidden = visible(parse(data))
     if cmd == "count":
         out.write(b"%d\n" % len(msgs))
     elif cmd == "sizes":
@@ -153,6 +215,8 @@ def main():
                     f.write(top(m, int(l)))
     elif cmd == "cut":
         gone = {int(a) for a in args[1:]}
+        for m in hidden:
+            out.write(data[m["start"]:m["end"]])
         for k, m in enumerate(msgs):
             if k + 1 not in gone:
                 out.write(data[m["start"]:m["end"]])

@@ -178,7 +178,7 @@ write_mbox() {
 @test "the X-IMAPbase pseudo-message survives deleting every visible message" {
 	# as Dovecot writes it
 	write_mbox <<-'EOF'
-	From MAILER_DAEMON Mon Jan  1 00:00:00 2024\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nFrom: Mail System Internal Data <MAILER-DAEMON@example.org>\nSubject: DON\047T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nMessage-ID: <1704067200@example.org>\nX-IMAPbase: 1704067200 0000000003\nStatus: RO\n\nThis text is part of the internal format of your mail folder, and is not\na real message.  It is created automatically by the mail system software.\n\nFrom a@example.org Mon Jan  1 00:00:01 2024\nSubject: one\n\n1\n\nFrom b@example.org Mon Jan  1 00:00:02 2024\nSubject: two\n\n2\n
+	From MAILER-DAEMON Mon Jan  1 00:00:00 2024\nDate: Mon, 1 Jan 2024 00:00:00 +0000\nFrom: Mail System Internal Data <MAILER-DAEMON@example.org>\nSubject: DON\047T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA\nMessage-ID: <1704067200@example.org>\nX-IMAPbase: 1704067200 0000000003\nStatus: RO\n\nThis text is part of the internal format of your mail folder, and is not\na real message.  It is created automatically by the mail system software.\n\nFrom a@example.org Mon Jan  1 00:00:01 2024\nSubject: one\n\n1\n\nFrom b@example.org Mon Jan  1 00:00:02 2024\nSubject: two\n\n2\n
 	EOF
 	head -c "$(grep -b -m1 '^From a@' "$MBOX" | cut -d: -f1)" "$MBOX" > "$BATS_TEST_TMPDIR/pseudo"
 	pop3 <<-EOF

@@ -243,7 +243,7 @@ snapshot() {
 }
 
 @test "--check-user: a system account with a mailbox: source, path, readable/writable, lock state; nothing touched" {
-	local name uid gid before size
+	local name uid gid before size octets
 	name=$(auth_name check)
 	auth_user "$name"
 	auth_password "$name" YESCRYPT "pw-$name"
@@ -253,6 +253,8 @@ snapshot() {
 	mbox_make 2
 	chown "$name:" "$MBOX"
 	size=$(stat -c %s "$MBOX")
+	octets=$(python3 "$TESTS/mbox-model.py" sizes "$MBOX" |
+	    awk '{ s += $2 } END { print s }')
 	before=$(snapshot)
 	sleep 1.1	# a changed mtime/ctime would show
 	run "$POP3D" --check-user "$name" -m "$SPOOL/%u" < /dev/null
@@ -264,7 +266,7 @@ uid/gid:  $uid/$gid
 home:     $BATS_TEST_TMPDIR
 login:    allowed (with the right password)
 maildrop: $MBOX
-mailbox:  $size bytes, readable and writable, mbox format
+mailbox:  $size bytes, readable and writable, mbox format, 2 messages ($octets octets)
 fcntl:    free
 dotlock:  $MBOX.lock can be created" ]
 	[ "$(snapshot)" = "$before" ]

@@ -1,0 +1,162 @@
+/*
+ * md.h - what the maildrop's files share, and nothing outside them sees.
+ *
+ * maildrop.h is the public interface; this header is the private one.
+ * struct maildrop is split by the file that owns each part:
+ *
+ *   maildrop.c  open, close, the index and the queries   (md_index)
+ *   mbox.c      the scanner: where messages begin and end
+ *   lock.c      fcntl + dotlock, and the spool group      (md_lock)
+ *   proof.c     bytes still as indexed, or proven so      (md_proof)
+ *   emit.c      RETR and TOP                              (md_bufs)
+ *   uidl.c      UIDL digests                              (md_uidl)
+ *   journal.c   the crash-safe cut: format, commit, apply, recovery
+ *   update.c    UPDATE and --recover
+ *   mdio.c      whole-buffer pread/pwrite, directory fsync
+ *
+ * Message i occupies the byte range [msg[i].off, msg_range_end(i)): its
+ * From_ line, its body, and the empty line before the next From_ line,
+ * which belongs to the separator (as popa3d, UW and Dovecot treat it).
+ */
+#ifndef MD_H
+#define MD_H
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+
+#include "maildrop.h"
+#include "params.h"
+
+#define F_DELETED	1u
+#define F_HIDDEN	2u	/* a c-client folder-internal pseudo-message */
+
+struct md_msg {
+	uint64_t off;		/* first byte of the From_ line */
+	uint64_t end;		/* end of the body (before the blank line) */
+	uint64_t size;		/* octets RETR sends, RFC 1939 "exact size" */
+	uint64_t sep_len;	/* From_ line length with its LF */
+	uint32_t flags;
+};
+
+/* The files, all opened through one directory descriptor. */
+struct md_files {
+	char *path;		/* as configured, for syslog */
+	char *lockpath, *jpath;	/* full names, for syslog */
+	int dirfd;		/* the mailbox's directory */
+	char *name, *lockname, *jname, *jtmpname;	/* in dirfd */
+	int fd;			/* -1: no mailbox file (empty maildrop) */
+	int readonly;
+};
+
+/* The index: every message found, and running totals for STAT. */
+struct md_index {
+	struct md_msg *msg;
+	unsigned nmsg, cap;
+	unsigned first;		/* 1 when msg[0] is hidden */
+	uint64_t size;		/* bytes indexed: the end of the last message */
+	unsigned live, ndel;	/* visible messages not deleted / deleted */
+	uint64_t live_octets, del_octets;
+	int oom;		/* the index could not grow */
+};
+
+struct md_lock {
+	int have_fcntl, have_dot;
+	time_t touched;		/* CLOCK_MONOTONIC seconds */
+	sigset_t oldmask;
+};
+
+struct md_block;
+struct md_digest;
+
+struct md_proof {
+	struct stat snap;	/* the file as indexed */
+	struct stat vsnap;	/* the file when the ok flags were set */
+	EVP_MAC *mac;		/* Poly1305 */
+	unsigned char key[32];	/* random, this process only */
+	struct md_block *blk;
+	size_t nblk;
+	uint64_t blk_size;
+	uint64_t fed;		/* bytes tagged so far while indexing */
+	EVP_MAC_CTX *ctx;	/* the MAC of the block being fed */
+};
+
+struct md_bufs {
+	char *scan;		/* SCAN_BUF + HEAD_MIN: index, copies */
+	char *in, *out;		/* RETR: SEND_CHUNK in, twice that out */
+};
+
+struct maildrop {
+	struct md_config cfg;
+	struct md_files f;
+	struct md_index ix;
+	struct md_lock lk;
+	struct md_proof pf;
+	struct md_bufs b;
+	struct md_digest *dig;	/* NULL until UIDL is first asked */
+};
+
+/* maildrop.c */
+uint64_t md_range_end(const struct maildrop *, unsigned);
+enum md_status md_index_file(struct maildrop *, const char **);
+enum md_status md_new(struct maildrop **, const struct md_config *,
+    const char **);
+enum md_status md_open_file(struct maildrop *, const char **);
+void md_recount(struct maildrop *);
+
+/* mbox.c: calls back for each message; -1 from fn stops the scan */
+struct scan_msg {
+	uint64_t off, end, size, sep_len;
+	int hidden;
+};
+typedef int scan_fn(struct maildrop *, const struct scan_msg *);
+enum md_status md_scan(struct maildrop *, uint64_t, uint64_t, scan_fn *,
+    uint64_t *, const char **);
+int md_is_from_line(const char *, size_t);
+
+/* lock.c */
+enum md_status md_lock(struct maildrop *, const char **);
+void md_unlock(struct maildrop *);
+void md_lock_refresh(struct maildrop *);
+int md_lock_held_by_other(struct maildrop *, long *, long *);
+int md_spool_unlink(struct maildrop *, const char *);
+int md_spool_create(struct maildrop *, const char *);
+int md_spool_rename(struct maildrop *, const char *, const char *);
+int md_spool_writable(struct maildrop *);
+void md_spool_forget(struct maildrop *);
+
+/* proof.c */
+enum md_status md_proof_begin(struct maildrop *, const char **);
+int md_proof_feed(struct maildrop *, const char *, size_t, uint64_t);
+enum md_status md_proof_end(struct maildrop *, const char **);
+void md_proof_settle(struct maildrop *);
+int md_prove(struct maildrop *, uint64_t, uint64_t);
+enum md_status md_prove_grown(struct maildrop *, uint64_t, uint64_t *,
+    const char **);
+void md_proof_free(struct maildrop *);
+
+/* journal.c: gather() copies the kept bytes into the journal at jfd */
+typedef int md_gather_fn(struct maildrop *md, int jfd, void *arg,
+    const char **err_file);
+enum md_status md_journal_recover(struct maildrop *, const char **);
+enum md_status md_journal_cut(struct maildrop *, uint64_t, uint64_t,
+    uint64_t, md_gather_fn *, void *, const char **);
+int md_journal_exists(struct maildrop *);
+
+/* update.c */
+int md_copy_range(struct maildrop *, int, uint64_t, uint64_t, int,
+    uint64_t, const char **);
+void md_io_error(const char *, const char *, const char **);
+
+/* mdio.c */
+ssize_t md_pread(int, void *, size_t, uint64_t);
+int md_pwrite(int, const void *, size_t, uint64_t);
+int md_fsync_dir(struct maildrop *);
+char *md_concat(const char *, const char *);
+void md_fatal(const char *, ...) __attribute__((format(printf, 1, 2),
+    noreturn));
+
+#endif
