@@ -366,6 +366,7 @@ hwm_ok() {
 }
 
 @test "garbage instead of a TLS handshake ends the session cleanly (--tls and STLS)" {
+	needs_tls
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
 	    -nodes -keyout "$BATS_TEST_TMPDIR/key.pem" \
 	    -out "$BATS_TEST_TMPDIR/cert.pem" -subj /CN=localhost -days 2 \

@@ -58,6 +58,14 @@ pop3() {
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 "$@"
 }
 
+# Skip a test of TLS when $POP3D was built without it (make TLS=no; its
+# --version says so).
+needs_tls() {
+	case $("$POP3D" --version 2>/dev/null) in
+	*"without TLS"*) skip "this pop3d was built without TLS (make TLS=no)" ;;
+	esac
+}
+
 # The login lines most scripts start with.
 LOGIN="USER alice
 PASS $PASSWORD"
