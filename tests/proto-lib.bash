@@ -33,15 +33,6 @@ is_asan() {
 	return 1
 }
 
-# Is $POP3D a cross build's launcher, running it under qemu-user?  (Its
-# memory is qemu's too, and it is slower.)
-is_emulated() {
-	case $POP3D in
-	*.run) return 0 ;;
-	esac
-	return 1
-}
-
 # mbox_raw < bytes: append the bytes as they are and give the mailbox to
 # the test user.
 mbox_raw() {
