@@ -8,6 +8,14 @@
 #   make bench      the benchmarks in bench/ (not part of make test)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make deb        the Debian package, in .. (dpkg-buildpackage)
+#   make TLS=no     build without libssl (STLS and --tls are refused)
+#   make cross ARCH=armhf|s390x
+#                   build ./pop3d-ARCH with Debian's cross compiler against
+#                   a sysroot that tests/cross-setup unpacks, and the
+#                   launcher ./pop3d-ARCH.run that runs it under qemu-user
+#
+# CC, CPPFLAGS, CFLAGS and LDFLAGS are the packager's (dpkg-buildflags);
+# large files and a 64-bit time_t are always asked for (LFS below).
 
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -21,29 +29,97 @@ HARDEN   = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE \
            -fstack-clash-protection
 CFLAGS  ?= -O2 -g
 LDHARDEN = -pie -Wl,-z,relro,-z,now -Wl,-z,noexecstack
-LDLIBS   = -lcrypt -lssl -lcrypto
+# a 64-bit off_t and time_t on 32-bit hosts too (glibc 2.34 on)
+LFS      = -D_FILE_OFFSET_BITS=64 -D_TIME_BITS=64
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-SRCS = pop3d.c auth.c tls.c maildrop.c mbox.c lock.c proof.c emit.c uidl.c \
-       journal.c update.c mdio.c mdindex.c mdindex_file.c
-OBJS = $(SRCS:.c=.o)
-HDRS = auth.h byteorder.h maildrop.h md.h mdindex.h tls.h params.h proxy.h \
-       penalty.h
+# the sources, one a line; TLS picks tls.c or tls-none.c
+SRCS = \
+	pop3d.c \
+	auth.c \
+	maildrop.c \
+	mbox.c \
+	lock.c \
+	proof.c \
+	emit.c \
+	uidl.c \
+	journal.c \
+	update.c \
+	mdio.c \
+	mdindex.c \
+	mdindex_file.c
+HDRS = $(wildcard *.h)
 
-.PHONY: all test test-asan asan check demo bench install uninstall \
-        clean deb
+# TLS=no: libcrypto stays (digests, MACs), libssl is not linked
+TLS ?= yes
+ifeq ($(TLS),no)
+TLS_SRC  = tls-none.c
+TLS_LIBS =
+else
+TLS_SRC  = tls.c
+TLS_LIBS = -lssl
+endif
+ALL_SRCS = $(SRCS) $(TLS_SRC)
+OBJS     = $(ALL_SRCS:.c=.o)
+LDLIBS   = -lcrypt $(TLS_LIBS) -lcrypto
+
+.PHONY: all test test-asan asan check demo bench install uninstall clean \
+        cross deb
 
 all: pop3d
 
 pop3d: $(OBJS)
 	$(CC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
-%.o: %.c $(HDRS)
-	$(CC) $(WARN) $(HARDEN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+# an object built with TLS=no must not end in a TLS=yes binary
+tls-mode.stamp: FORCE
+	@echo '$(TLS) $(CC) $(CFLAGS)' | cmp -s - $@ || \
+	    echo '$(TLS) $(CC) $(CFLAGS)' > $@
+FORCE:
 
-pop3d-asan: $(SRCS) $(HDRS)
-	$(CC) $(WARN) -O1 -g $(SANITIZE) -o $@ $(SRCS) $(LDLIBS)
+%.o: %.c $(HDRS) tls-mode.stamp
+	$(CC) $(WARN) $(LFS) $(CPPFLAGS) $(HARDEN) $(CFLAGS) \
+	    -c -o $@ $<
+
+pop3d-asan: $(ALL_SRCS) $(HDRS)
+	$(CC) $(WARN) $(LFS) -O1 -g $(SANITIZE) -o $@ \
+	    $(ALL_SRCS) $(LDLIBS)
+
+# ---- cross builds: one sysroot and one object directory per ARCH ----
+ARCH ?=
+CROSS_armhf  = arm-linux-gnueabihf
+CROSS_s390x  = s390x-linux-gnu
+QEMU_armhf   = qemu-arm
+QEMU_s390x   = qemu-s390x
+SYSROOT      = $(CURDIR)/cross/sysroot-$(ARCH)
+XDIR         = cross/obj-$(ARCH)
+XCC          = $(CROSS_$(ARCH))-gcc --sysroot=$(SYSROOT)
+XOBJS        = $(addprefix $(XDIR)/,$(ALL_SRCS:.c=.o))
+
+cross:
+	@[ -n "$(CROSS_$(ARCH))" ] || \
+	    { echo 'make cross ARCH=armhf or ARCH=s390x' >&2; exit 2; }
+	tests/cross-setup $(ARCH) $(SYSROOT)
+	$(MAKE) pop3d-$(ARCH) pop3d-$(ARCH).run
+
+pop3d-armhf pop3d-s390x: $(XOBJS)
+	$(XCC) $(CFLAGS) $(LDHARDEN) $(LDFLAGS) -o $@ $(XOBJS) \
+	    $(LDLIBS)
+
+$(XDIR)/%.o: %.c $(HDRS) tls-mode.stamp
+	@mkdir -p $(XDIR)
+	$(XCC) $(WARN) $(LFS) $(CPPFLAGS) $(HARDEN) $(CFLAGS) \
+	    -c -o $@ $<
+
+# runs the target binary as if it were ./pop3d: argv, the descriptors
+# and the exit status pass through qemu-user unchanged
+pop3d-armhf.run pop3d-s390x.run: Makefile
+	printf '%s\n' '#!/bin/sh' \
+	    '# made by make cross ARCH=$(ARCH): pop3d-$(ARCH) under qemu-user' \
+	    'exec $(QEMU_$(ARCH)) -L $(SYSROOT) $(CURDIR)/pop3d-$(ARCH) "$$@"' \
+	    > $@
+	chmod 755 $@
 
 asan: pop3d-asan
 
@@ -54,9 +130,9 @@ asan: pop3d-asan
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/unit/test_*.c))
 UNIT_SRCS = $(wildcard $(1).c $(1)_*.c tests/unit/fuzz_$(1).c)
 
-tests/unit/test_%: tests/unit/test_%.c $(SRCS) $(HDRS) tests/unit/unit.h \
+tests/unit/test_%: tests/unit/test_%.c $(ALL_SRCS) $(HDRS) tests/unit/unit.h \
     proxy.c penalty.c
-	$(CC) $(WARN) -I. -O1 -g $(SANITIZE) -o $@ $< \
+	$(CC) $(WARN) $(LFS) -I. -O1 -g $(SANITIZE) -o $@ $< \
 	    $(call UNIT_SRCS,$*) $(LDLIBS)
 
 check: $(UNIT_TESTS)
@@ -89,7 +165,9 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f pop3d pop3d-asan $(OBJS) $(UNIT_TESTS)
+	rm -f pop3d pop3d-asan *.o tls-mode.stamp pop3d-armhf pop3d-s390x \
+	    pop3d-armhf.run pop3d-s390x.run $(UNIT_TESTS)
+	rm -rf cross/obj-*
 
 deb:
 	dpkg-buildpackage -us -uc -b

@@ -250,7 +250,8 @@ parse_options(int argc, char **argv, struct config *cfg)
 			usage(stdout);
 			return 0;
 		case 'V':
-			(void)printf("pop3d %s\n", POP3D_VERSION);
+			(void)printf("pop3d %s%s\n", POP3D_VERSION,
+			    tls_built ? "" : " (built without TLS)");
 			return 0;
 		default:
 			if (optopt != 0 && strchr("pmatdckuC", optopt))
@@ -294,6 +295,11 @@ check_setup(struct config *cfg)
 			return EXIT_SETUP;
 		}
 		cfg->apop = r;
+	}
+	if (!tls_built && (cfg->cert || cfg->key || cfg->implicit_tls)) {
+		startup_error("--tls-cert, --tls-key, --tls: this pop3d was "
+		    "built without TLS (use stunnel)");
+		return EXIT_SETUP;
 	}
 	if ((cfg->cert == NULL) != (cfg->key == NULL)) {
 		startup_error("--tls-cert and --tls-key go together");

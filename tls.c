@@ -20,6 +20,8 @@
 
 #include "tls.h"
 
+const int tls_built = 1;
+
 struct tls {
 	SSL_CTX *ctx;
 	SSL *ssl;

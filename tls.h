@@ -4,7 +4,9 @@
  * tls.c wraps OpenSSL: it loads the certificate at startup, runs the
  * server handshake (STLS, RFC 2595, or implicit TLS, RFC 8314) over fd 0
  * for reading and fd 1 for writing, and reads and writes records with the
- * same timeout rules as the plain channel in pop3d.c.
+ * same timeout rules as the plain channel in pop3d.c.  tls-none.c, chosen
+ * by `make TLS=no`, implements the same calls without libssl: tls_load
+ * always fails there.
  */
 #ifndef TLS_H
 #define TLS_H
@@ -12,6 +14,9 @@
 #include <sys/types.h>
 
 struct tls;
+
+/* 1 in tls.c; 0 in tls-none.c, where TLS options are refused. */
+extern const int tls_built;
 
 /* Load and check certificate and key; NULL and *why on failure. */
 struct tls *tls_load(const char *cert, const char *key, const char **why);

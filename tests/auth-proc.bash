@@ -4,10 +4,21 @@
 # shell's $PPID is session.py and pop3d is the child of session.py whose
 # executable is BINARY (the same pid through "exec" wrappers).  Writes
 # OUT only when exactly one such process is found; exit 1 otherwise.
-parent=$1 binary=$(readlink -f "$2") out=$3
+# A cross build's launcher X.run runs qemu-user on X: then the process's
+# executable is qemu and X is in its command line.
+parent=$1 binary=$(readlink -f "${2%.run}") out=$3
 found=
+is_pop3d() {
+	local exe
+	exe=$(readlink "$1/exe" 2>/dev/null) || return 1
+	[ "$exe" = "$binary" ] && return 0
+	case ${exe##*/} in
+	qemu-*) tr '\0' '\n' < "$1/cmdline" 2>/dev/null | grep -qxF "$binary" ;;
+	*) return 1 ;;
+	esac
+}
 for dir in /proc/[0-9]*; do
-	[ "$(readlink "$dir/exe" 2>/dev/null)" = "$binary" ] || continue
+	is_pop3d "$dir" || continue
 	ppid=$(awk '/^PPid:/ { print $2 }' "$dir/status" 2>/dev/null)
 	[ "$ppid" = "$parent" ] || continue
 	[ -z "$found" ] || { echo "auth-proc: two pop3d children" >&2; exit 1; }

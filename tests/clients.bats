@@ -66,6 +66,7 @@ ran_ok() {
 check_keep() {
 	local c=$1 mode=${2:-plain} port=$P_PLAIN
 	case $mode in stls) port=$P_STLS ;; ssl) port=$P_TLS ;; esac
+	[ "$mode" = plain ] || needs_tls
 	mbox_put "$c" "$FIXTURE"
 	client_run "$c" "$mode" "$port" "$c" "$PASSWORD" "$T/out"
 	ran_ok
@@ -156,6 +157,7 @@ check_wrong_password() {
 	check_keep fetchmail ssl
 }
 @test "fetchmail 6.4 with no TLS options: refuses the plain service, logs in through STLS where offered" {
+	needs_tls
 	mbox_put fetchmail "$BASE"
 	cat > "$T/rc" <<-EOF
 	set no syslog

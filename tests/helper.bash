@@ -58,6 +58,23 @@ pop3() {
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 "$@"
 }
 
+# Is $POP3D a cross build's launcher, running it under qemu-user?  (Its
+# memory is qemu's too, and it is slower.)
+is_emulated() {
+	case $POP3D in
+	*.run) return 0 ;;
+	esac
+	return 1
+}
+
+# Skip a test of TLS when $POP3D was built without it (make TLS=no; its
+# --version says so).
+needs_tls() {
+	case $("$POP3D" --version 2>/dev/null) in
+	*"without TLS"*) skip "this pop3d was built without TLS (make TLS=no)" ;;
+	esac
+}
+
 # The login lines most scripts start with.
 LOGIN="USER alice
 PASS $PASSWORD"

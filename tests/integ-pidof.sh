@@ -1,9 +1,23 @@
 #!/bin/sh
 # integ-pidof.sh ARG... - the pids (one a line) of the processes whose
 # command line begins with exactly these arguments (no procps needed).
+# A cross build's launcher (pop3d-ARCH.run, see the Makefile) shows up
+# as "qemu-ARCH -L SYSROOT pop3d-ARCH ARG...": that matches too.
 exec python3 - "$@" <<'PY'
 import os, sys
 want = [a.encode() for a in sys.argv[1:]]
+if want and want[0].endswith(b".run"):
+    want[0] = want[0][:-4]
+
+def unemulated(argv):
+    """argv without a leading qemu-user and its options."""
+    if not argv or not os.path.basename(argv[0]).startswith(b"qemu-"):
+        return argv
+    i = 1
+    while i < len(argv) and argv[i].startswith(b"-"):
+        i += 2          # the launcher's options all take a value
+    return argv[i:]
+
 for d in os.listdir("/proc"):
     if not d.isdigit() or int(d) == os.getpid():
         continue
@@ -12,6 +26,6 @@ for d in os.listdir("/proc"):
             argv = f.read().split(b"\0")
     except OSError:
         continue
-    if argv[:len(want)] == want:
+    if argv[:len(want)] == want or unemulated(argv)[:len(want)] == want:
         print(d)
 PY

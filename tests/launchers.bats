@@ -73,6 +73,7 @@ by_hand_says() {
 # ---------------------------------------------------------------- xinetd
 
 @test "xinetd: on a good start the client gets the greeting and nothing else (plain, STLS, pop3s)" {
+	needs_tls
 	local p1 p2 p3
 	# xinetd silently disables a service whose server_args is empty:
 	# every service of the example has some
@@ -116,6 +117,7 @@ by_hand_says() {
 }
 
 @test "xinetd: a missing or broken certificate: one -ERR [SYS/TEMP] line (STLS and pop3s), the reason in syslog; by hand on stderr" {
+	needs_tls
 	local p1 p2
 	p1=$(free_port) p2=$(free_port)
 	syslog_start
@@ -203,6 +205,7 @@ inetd_conf() {
 }
 
 @test "openbsd-inetd: the example's lines in a private /run: fetchmail and curl fetch (plain, STLS, pop3s); greeting only; peer logged" {
+	needs_tls
 	local p1 p2 p3 had_pid=
 	p1=$(free_port) p2=$(free_port) p3=$(free_port)
 	[ -e /run/inetd.pid ] && had_pid=1
@@ -278,6 +281,7 @@ unit_command() {
 }
 
 @test "systemd-socket-activate --inetd -a: the unit's command per connection; mpop and poplib over STLS (port 110's socket) and pop3s (port 995's)" {
+	needs_tls
 	local p1 p2
 	p1=$(free_port) p2=$(free_port)
 	unit_command "$p1" "$p2"

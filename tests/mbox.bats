@@ -460,13 +460,15 @@ retr_blocks() {
 }
 
 @test "random mailboxes (fixed seeds): sizes, RETR, TOP, UIDL and UPDATE agree with the model" {
+	local seeds=20
+	is_emulated && seeds=5		# under qemu-user: fewer, same kinds
 	mkdir -p "$OUT/fuzz"
 	run env MBOX="$MBOX" WORK="$OUT/fuzz" TEST_UID="$TEST_UID" \
-	    PASSWORD="$PASSWORD" timeout 300 python3 "$TESTS/mbox-fuzz.py" 1 21 \
-	    -- "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0
+	    PASSWORD="$PASSWORD" timeout 300 python3 "$TESTS/mbox-fuzz.py" 1 \
+	    $((seeds + 1)) -- "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "${lines[-1]}" = "20 seeds, 0 differences" ]
+	[ "${lines[-1]}" = "$seeds seeds, 0 differences" ]
 }
 
 @test "UIDLs of a 24 MB mailbox (many read buffers): SHA-256 of each message, as documented" {

@@ -95,6 +95,7 @@ make_cert() {
 }
 
 @test "CAPA with a certificate: STLS before TLS, USER and SASL only with --allow-plaintext" {
+	needs_tls
 	make_cert
 	pop3 -- -c "$BATS_TEST_TMPDIR/cert.pem" -k "$BATS_TEST_TMPDIR/key.pem" <<-EOF
 	CAPA

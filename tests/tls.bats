@@ -15,6 +15,7 @@ setup_file() {
 }
 
 setup() {
+	needs_tls
 	setup_maildrop
 	tls_certs "$BATS_FILE_TMPDIR"
 	LAUNCHER_PID=
