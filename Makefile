@@ -78,9 +78,11 @@ tls-mode.stamp: FORCE
 	    echo '$(TLS) $(CC) $(CFLAGS)' > $@
 FORCE:
 
+# the packager's CPPFLAGS and CFLAGS come last, so theirs win
+COMPILE = $(WARN) $(LFS) $(HARDEN) $(CPPFLAGS) $(CFLAGS)
+
 %.o: %.c $(HDRS) tls-mode.stamp
-	$(CC) $(WARN) $(LFS) $(CPPFLAGS) $(HARDEN) $(CFLAGS) \
-	    -c -o $@ $<
+	$(CC) $(COMPILE) -c -o $@ $<
 
 pop3d-asan: $(ALL_SRCS) $(HDRS)
 	$(CC) $(WARN) $(LFS) -O1 -g $(SANITIZE) -o $@ \
@@ -109,8 +111,7 @@ pop3d-armhf pop3d-s390x: $(XOBJS)
 
 $(XDIR)/%.o: %.c $(HDRS) tls-mode.stamp
 	@mkdir -p $(XDIR)
-	$(XCC) $(WARN) $(LFS) $(CPPFLAGS) $(HARDEN) $(CFLAGS) \
-	    -c -o $@ $<
+	$(XCC) $(COMPILE) -c -o $@ $<
 
 # runs the target binary as if it were ./pop3d: argv, the descriptors
 # and the exit status pass through qemu-user unchanged
