@@ -25,9 +25,10 @@ THREADS  = -pthread
 SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
-SRCS = pop3d.c auth.c maildrop.c tls.c
+SRCS = pop3d.c chan.c front.c gate.c authrec.c logtext.c auth.c maildrop.c tls.c
 OBJS = $(SRCS:.c=.o)
-HDRS = auth.h maildrop.h tls.h params.h
+HDRS = auth.h authrec.h chan.h front.h gate.h logtext.h maildrop.h pop3d.h \
+       tls.h params.h
 
 .PHONY: all test test-asan asan demo bench install uninstall clean
 
