@@ -45,6 +45,11 @@ pop3d-asan: $(SRCS) $(HDRS)
 
 asan: pop3d-asan
 
+# root's record reader driven with hostile records (tests/records.bats)
+UNIT_SRCS = gate.c authrec.c auth.c logtext.c
+tests/unit/gate-test: tests/unit/gate-test.c $(UNIT_SRCS) $(HDRS)
+	$(CC) $(WARN) -O1 -g -o $@ tests/unit/gate-test.c $(UNIT_SRCS) $(LDLIBS)
+
 test: pop3d
 	tests/run
 
@@ -72,4 +77,4 @@ uninstall:
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:
-	rm -f pop3d pop3d-asan $(OBJS)
+	rm -f pop3d pop3d-asan $(OBJS) tests/unit/gate-test

@@ -112,6 +112,14 @@ limit(int resource, rlim_t v)
 static int
 lock_in(const struct front *f, const char **why)
 {
+	static char ident[32];
+
+	/* one session, one pid in the log: the one the superserver started
+	   (root's), so that a session's lines can be told apart and
+	   counted; the socket is opened before / is gone */
+	(void)snprintf(ident, sizeof(ident), "pop3d[%ld]", (long)getppid());
+	closelog();
+	openlog(ident, LOG_NDELAY, LOG_MAIL);
 	tzset();		/* syslog's time zone, before / is gone */
 	if (chroot(FRONT_ROOT) != 0 || chdir("/") != 0) {
 		*why = "cannot chroot to " FRONT_ROOT;

@@ -118,7 +118,7 @@ check_record(struct gate *g, struct authrec *rec, struct verdict *v,
 		return auth_password(ac, f[0], f[1], &v->user, why);
 	case REC_PLAIN:
 		v->method = "PLAIN";
-		*name = f[1];
+		*name = "(sasl)";	/* the line fail2ban knows */
 		/* RFC 4616 section 2: only the user's own identity */
 		if ((f[0][0] != '\0' && strcmp(f[0], f[1]) != 0) ||
 		    !auth_name_valid(f[1]))
@@ -126,7 +126,7 @@ check_record(struct gate *g, struct authrec *rec, struct verdict *v,
 		return auth_password(ac, f[1], f[2], &v->user, why);
 	default:
 		v->method = "APOP";
-		*name = f[0];
+		*name = f[0];	/* escaped when logged, valid or not */
 		if (g->timestamp[0] == '\0' || !auth_name_valid(f[0]))
 			return AUTH_FAIL;
 		return auth_apop(ac, f[0], g->timestamp, f[1], &v->user, why);

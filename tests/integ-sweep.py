@@ -261,29 +261,33 @@ class Sweep:
         replies, rc = run_session(self.pop3d(trace=trace), commands)
         counts = {}
         points = []
-        started = False
+        started = None
         self.mbox_fd = "3"
         with open(trace, errors="replace") as f:
             for l in f:
                 m = CALL_RE.match(l)
                 if m is None:
                     continue
-                name, rest = m.group(2), m.group(3)
+                pid, name, rest = m.group(1), m.group(2), m.group(3)
                 fd = re.match(r'AT_FDCWD, "%s", O_RDWR.*\) = (\d+)$' %
                               re.escape(self.mbox), rest)
                 if name == "openat" and fd:
                     self.mbox_fd = fd.group(1)
                 if name == "read":
                     if rest.startswith('0, "' + start_marker):
-                        started = True
+                        started = pid
                     continue
-                counts[name] = counts.get(name, 0) + 1
+                # strace counts when=K per process: the session's calls
+                # only (its pre-authentication process ended at login)
+                counts[pid, name] = counts.get((pid, name), 0) + 1
+                if started != pid:
+                    continue
                 # the recovery session: from the mailbox's open on
-                if started and from_mailbox and self.mbox in rest:
+                if from_mailbox and self.mbox in rest:
                     from_mailbox = False
-                if started and not from_mailbox:
-                    points.append((name, counts[name], rest[:90].rstrip(),
-                                   rest))
+                if not from_mailbox:
+                    points.append((name, counts[pid, name],
+                                   rest[:90].rstrip(), rest))
         return points, replies, rc
 
     def commit_index(self, points):
