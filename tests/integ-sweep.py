@@ -275,19 +275,20 @@ class Sweep:
                     self.mbox_fd = fd.group(1)
                 if name == "read":
                     if rest.startswith('0, "' + start_marker):
-                        started = pid
+                        # PASS is read by the pre-authentication
+                        # process: the session is whoever opens the box
+                        started = "any" if from_mailbox else pid
                     continue
                 # strace counts when=K per process: the session's calls
                 # only (its pre-authentication process ended at login)
                 counts[pid, name] = counts.get((pid, name), 0) + 1
+                # the recovery session: from the mailbox's open on
+                if started == "any" and self.mbox in rest:
+                    started = pid
                 if started != pid:
                     continue
-                # the recovery session: from the mailbox's open on
-                if from_mailbox and self.mbox in rest:
-                    from_mailbox = False
-                if not from_mailbox:
-                    points.append((name, counts[pid, name],
-                                   rest[:90].rstrip(), rest))
+                points.append((name, counts[pid, name],
+                               rest[:90].rstrip(), rest))
         return points, replies, rc
 
     def commit_index(self, points):
