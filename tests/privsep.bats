@@ -322,3 +322,55 @@ child_of() {
 	    if (b < lo) lo = b; if (c < lo) lo = c
 	    exit !(lo >= 1.0 && hi - lo < 0.03) }'
 }
+
+@test "channel: a pipelined STAT, then a RETR of a message that changes mid-send: STAT's reply arrives, then the RETR is cut" {
+	# one message that fits the output buffer: everything stays corked
+	# until the RETR ends, so a cut must keep STAT's reply
+	python3 - "$MBOX" <<-'PY'
+	import sys
+	body = b"".join(b"line %06d of a long message\n" % i for i in range(6000))
+	with open(sys.argv[1], "wb") as f:
+	    f.write(b"From a@example.org Mon Jan  1 00:00:00 2024\nSubject: big\n\n" + body + b"\n")
+	    f.write(b"From b@example.org Mon Jan  1 00:00:00 2024\nSubject: small\n\nsmall\n")
+	PY
+	chown "$TEST_UID:$TEST_GID" "$MBOX"
+	chmod 600 "$MBOX"
+	T=$BATS_TEST_TMPDIR
+	local script="$LOGIN
+!send STAT\r\nRETR 1\r\n
+!sleep 4"
+	# a dry run: the session's last pread is the RETR's read of message 1
+	run python3 "$TESTS/session.py" -- strace -f -qq -o "$T/dry" -e trace=pread64 \
+	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 -t 2 <<< "$script"
+	local main k
+	main=$(grep -m1 ', 180125, 0) = 180125' "$T/dry" | awk '{ print $1 }')
+	k=$(grep -cE "^$main +pread64\(" "$T/dry")
+	grep -qE "^$main +pread64\(.*, 180014, 44\) = 180014" "$T/dry"
+	# that read returns, then waits 2 s; meanwhile another program
+	# rewrites the message in place (same size, same times would be a
+	# different test): the proof after the last byte fails
+	(
+		for ((i = 0; i < 200; i++)); do
+			m=$(head -1 "$T/trace" 2>/dev/null | awk '{ print $1 }')
+			n=$(grep -cE "^${m:-x} +pread64\(" "$T/trace" 2>/dev/null || :)
+			[ "${n:-0}" -ge $((k - 1)) ] && break
+			sleep 0.05
+		done
+		sleep 0.5
+		python3 -c 'import sys; p=sys.argv[1]; d=bytearray(open(p,"rb").read()); d[100000:100010]=b"XXXXXXXXXX"; open(p,"r+b").write(bytes(d))' "$MBOX"
+	) 3>&- 2> "$T/writer.err" &
+	local writer=$!
+	run python3 "$TESTS/session.py" -- strace -f -qq -o "$T/trace" -e trace=pread64 \
+	    -e inject=pread64:delay_exit=2000000:when=$k \
+	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<< "$script"
+	wait "$writer" || :
+	grep -q XXXXXXXXXX "$MBOX" || { cat "$T/writer.err"; return 1; }
+	printf '%s\n' "${lines[@]:0:5}"
+	echo "... ${#lines[@]} lines, the last: ${lines[-1]}"
+	[[ ${lines[3]} == "+OK 2 "* ]]			# STAT's reply is there
+	# the RETR's response is cut: never a final "." (nor bytes the
+	# index does not describe); the session ends
+	[ "${lines[-1]}" != "." ]
+	[[ $output != *"XXXXXXXXXX"* ]]
+	[[ $output != *"small"* ]]
+}
