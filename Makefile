@@ -5,7 +5,8 @@
 #   make asan       build ./pop3d-asan (ASan + UBSan) for the same suite
 #   make demo       a session on this terminal with a demo user and mailbox
 #   make bench      the benchmarks in bench/ (not part of make test)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (also the user pop3d and
+#                   /var/lib/pop3d/empty for the pre-authentication process)
 
 PREFIX  ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
@@ -30,7 +31,8 @@ OBJS = $(SRCS:.c=.o)
 HDRS = auth.h authrec.h chan.h front.h gate.h logtext.h maildrop.h pop3d.h \
        tls.h params.h
 
-.PHONY: all test test-asan asan demo bench install uninstall clean
+.PHONY: all test test-asan asan demo bench install install-front uninstall \
+        clean
 
 all: pop3d
 
@@ -62,7 +64,21 @@ demo: pop3d
 bench: pop3d
 	bench/run
 
-install: pop3d
+# the pre-authentication process's user and its empty chroot (README
+# "Security"); idempotent.  Under DESTDIR the package creates the user.
+FRONT_USER = pop3d
+FRONT_ROOT = /var/lib/pop3d/empty
+
+install-front:
+	install -d -m 755 $(DESTDIR)$(FRONT_ROOT)
+	@if [ -n "$(DESTDIR)" ]; then \
+	    echo "make install: the package must create the system user $(FRONT_USER)"; \
+	elif ! id $(FRONT_USER) >/dev/null 2>&1; then \
+	    useradd --system --no-create-home --home-dir /nonexistent \
+	        --shell /usr/sbin/nologin $(FRONT_USER); \
+	fi
+
+install: pop3d install-front
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(DOCDIR)
 	install -m 755 pop3d $(DESTDIR)$(SBINDIR)/pop3d
@@ -75,6 +91,7 @@ install: pop3d
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pop3d $(DESTDIR)$(MANDIR)/man8/pop3d.8
 	rm -rf $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(FRONT_ROOT) $(DESTDIR)/var/lib/pop3d 2>/dev/null
 
 clean:
 	rm -f pop3d pop3d-asan $(OBJS) tests/unit/gate-test
