@@ -1394,6 +1394,12 @@ run_check_user(const struct config *cfg)
 		return EXIT_INTERNAL;
 	}
 	spool = spool_group(&u, path);
+	if (geteuid() == 0)
+		(void)printf("privsep:  before login a process as %s, "
+		    "chrooted to %s\n", cfg->front_user, FRONT_ROOT);
+	else
+		(void)printf("privsep:  none: not started as root, so the "
+		    "session is one process\n");
 	(void)printf("maildrop: %s\n", path);
 	if (spool != (gid_t)-1) {
 		struct group *gr = getgrgid(spool);

@@ -199,7 +199,10 @@ class Sweep:
                 "-d", "0"]
         if inject is None and trace is None:
             return argv
-        st = ["strace", "-f", "-qq"]
+        # inject into the session's own process only (not -f): strace
+        # counts when=K per process, and the pre-authentication child
+        # (which writes too) must not take the fault meant for it
+        st = ["strace", "-qq"] if trace is None else ["strace", "-f", "-qq"]
         if trace is not None:
             st += ["-o", trace, "-e", "trace=" + ",".join(CALLS + ["read"]),
                    "-s", "40"]
