@@ -82,7 +82,8 @@ proc_of() {
 	T=$BATS_TEST_TMPDIR
 	cat > "$T/traced" <<-EOF
 	#!/bin/sh
-	exec strace -f -qq -o "$T/trace.\$\$" -e trace=read,readv,recvfrom,recvmsg,pread64,setresuid,setuid,chroot,clone,clone3,fork,vfork,dup,dup2,dup3,fcntl "$POP3D" "\$@"
+	# (LeakSanitizer cannot run under ptrace)
+	ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0" exec strace -f -qq -o "$T/trace.\$\$" -e trace=read,readv,recvfrom,recvmsg,pread64,setresuid,setuid,chroot,clone,clone3,fork,vfork,dup,dup2,dup3,fcntl "$POP3D" "\$@"
 	EOF
 	chmod 755 "$T/traced"
 	local real=$POP3D
@@ -149,17 +150,21 @@ child_of() {
 	!sleep 2
 	$LOGIN
 	RETR 1
-	!sleep 2
+	!sleep 8
 	QUIT
 	EOF
-	local client=$! root front
+	local client=$! root front i
 	root=$(session_pid 1)
 	front=$(child_of "$root")
 	sleep 1
 	run python3 "$TESTS/privsep-memscan.py" "$front" "$KEY"
 	echo "front $front: $output"
 	[ "$status" -eq 1 ]		# the control: the key is there
-	sleep 2				# logged in, RETR done
+	for ((i = 0; i < 100; i++)); do	# logged in, RETR done
+		[ "$(ps -o uid= -p "$root" | tr -d ' ')" = "$TEST_UID" ] && break
+		sleep 0.1
+	done
+	sleep 0.5
 	[ "$(ps -o uid= -p "$root" | tr -d ' ')" = "$TEST_UID" ]
 	run python3 "$TESTS/privsep-memscan.py" "$root" "$KEY"
 	echo "session $root: $output"
