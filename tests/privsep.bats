@@ -83,7 +83,9 @@ proc_of() {
 	cat > "$T/traced" <<-EOF
 	#!/bin/sh
 	# (LeakSanitizer cannot run under ptrace)
-	ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0" exec strace -f -qq -o "$T/trace.\$\$" -e trace=read,readv,recvfrom,recvmsg,pread64,setresuid,setuid,chroot,clone,clone3,fork,vfork,dup,dup2,dup3,fcntl "$POP3D" "\$@"
+	ASAN_OPTIONS="\${ASAN_OPTIONS:+\$ASAN_OPTIONS:}detect_leaks=0"
+	export ASAN_OPTIONS
+	exec strace -f -qq -o "$T/trace.\$\$" -e trace=read,readv,recvfrom,recvmsg,pread64,setresuid,setuid,chroot,clone,clone3,fork,vfork,dup,dup2,dup3,fcntl "$POP3D" "\$@"
 	EOF
 	chmod 755 "$T/traced"
 	local real=$POP3D
