@@ -27,8 +27,11 @@ write_all(int fd, const char *p, size_t n)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
+				/* the peer reads records as they come: a
+				   full socket buffer drains without a bound */
 				struct pollfd pf = { fd, POLLOUT, 0 };
-				(void)poll(&pf, 1, -1);
+				if (poll(&pf, 1, -1) < 0 && errno != EINTR)
+					return -1;
 				continue;
 			}
 			return -1;
