@@ -291,13 +291,14 @@ child_of() {
 	T=$BATS_TEST_TMPDIR
 	pop3 -- <<-EOF
 	USER alice
-	!sh stat -c %u /proc/\$(pgrep -u $FRONT_UID -n .)/status > "$T/front"
+	!sh r=\$(pgrep -P \$PPID -x "$(basename "$POP3D" | cut -c1-15)"); stat -c %u /proc/\$(pgrep -P \$r)/status > "$T/front"
 	PASS $PASSWORD
-	!sh stat -c %u /proc/\$(pgrep -u $TEST_UID -n .)/status > "$T/user"
+	!sh r=\$(pgrep -P \$PPID -x "$(basename "$POP3D" | cut -c1-15)"); stat -c %u /proc/\$r/status > "$T/user"; ps -o uid= -p \$r | tr -d ' ' > "$T/uid"
 	QUIT
 	EOF
 	[ "$status" -eq 0 ]
 	# the files in /proc/PID of a non-dumpable process belong to root
+	[ "$(cat "$T/uid")" = "$TEST_UID" ]	# the session, as the user
 	[ "$(cat "$T/front")" = 0 ]
 	[ "$(cat "$T/user")" = 0 ]
 }
@@ -380,4 +381,24 @@ child_of() {
 	[ "${lines[-1]}" != "." ]
 	[[ $output != *"XXXXXXXXXX"* ]]
 	[[ $output != *"small"* ]]
+}
+
+@test "started as a normal user: one process, no separation, and --check-user says so" {
+	mbox_make 1
+	chmod 644 "$PASSWD"
+	run setpriv --reuid "$TEST_UID" --regid "$TEST_GID" --clear-groups \
+	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -C alice < /dev/null
+	echo "$output"
+	[[ $output == *"privsep:  none: not started as root, so the session is one process"* ]]
+	T=$BATS_TEST_TMPDIR
+	run python3 "$TESTS/session.py" -- setpriv --reuid "$TEST_UID" \
+	    --regid "$TEST_GID" --clear-groups \
+	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
+	USER alice
+	!sh for p in \$(pgrep -P \$PPID -x "$(basename "$POP3D" | cut -c1-15)"); do pgrep -c -P \$p; done > "$T/n"
+	PASS $PASSWORD
+	QUIT
+	EOF
+	[[ ${lines[2]} == "+OK alice has 1 messages"* ]]
+	[ "$(cat "$T/n")" = 0 ]		# pop3d has no child
 }
