@@ -6,7 +6,8 @@
 #   make asan       build ./pop3d-asan (ASan + UBSan) for the same suite
 #   make demo       a session on this terminal with a demo user and mailbox
 #   make bench      the benchmarks in bench/ (not part of make test)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (also the user pop3d and
+#                   /var/lib/pop3d/empty for the pre-authentication process)
 #   make deb        the Debian package, in .. (dpkg-buildpackage)
 #   make TLS=no     build without libssl (STLS and --tls are refused)
 #   make cross ARCH=armhf|s390x
@@ -37,6 +38,11 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # the sources, one a line; TLS picks tls.c or tls-none.c
 SRCS = \
 	pop3d.c \
+	chan.c \
+	front.c \
+	gate.c \
+	authrec.c \
+	logtext.c \
 	auth.c \
 	maildrop.c \
 	mbox.c \
@@ -64,8 +70,8 @@ ALL_SRCS = $(SRCS) $(TLS_SRC)
 OBJS     = $(ALL_SRCS:.c=.o)
 LDLIBS   = -lcrypt $(TLS_LIBS) -lcrypto
 
-.PHONY: all test test-asan asan check demo bench install uninstall clean \
-        cross deb
+.PHONY: all test test-asan asan check demo bench install install-front \
+        uninstall clean cross deb
 
 all: pop3d
 
@@ -139,6 +145,12 @@ tests/unit/test_%: tests/unit/test_%.c $(ALL_SRCS) $(HDRS) tests/unit/unit.h \
 check: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
 
+# root's record reader driven with hostile records (tests/records.bats)
+GATE_TEST_SRCS = gate.c authrec.c auth.c logtext.c
+tests/unit/gate-test: tests/unit/gate-test.c $(GATE_TEST_SRCS) $(HDRS)
+	$(CC) $(WARN) $(LFS) -O1 -g -o $@ tests/unit/gate-test.c \
+	    $(GATE_TEST_SRCS) $(LDLIBS)
+
 test: pop3d
 	tests/run
 
@@ -151,7 +163,21 @@ demo: pop3d
 bench: pop3d
 	bench/run
 
-install: pop3d
+# the pre-authentication process's user and its empty chroot (README
+# "Security"); idempotent.  Under DESTDIR the package creates the user.
+FRONT_USER = pop3d
+FRONT_ROOT = /var/lib/pop3d/empty
+
+install-front:
+	install -d -m 755 $(DESTDIR)$(FRONT_ROOT)
+	@if [ -n "$(DESTDIR)" ]; then \
+	    echo "make install: the package must create the system user $(FRONT_USER)"; \
+	elif ! id $(FRONT_USER) >/dev/null 2>&1; then \
+	    useradd --system --no-create-home --home-dir /nonexistent \
+	        --shell /usr/sbin/nologin $(FRONT_USER); \
+	fi
+
+install: pop3d install-front
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(DOCDIR)
 	install -m 755 pop3d $(DESTDIR)$(SBINDIR)/pop3d
@@ -164,10 +190,11 @@ install: pop3d
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/pop3d $(DESTDIR)$(MANDIR)/man8/pop3d.8
 	rm -rf $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(FRONT_ROOT) $(DESTDIR)/var/lib/pop3d 2>/dev/null
 
 clean:
 	rm -f pop3d pop3d-asan *.o tls-mode.stamp pop3d-armhf pop3d-s390x \
-	    pop3d-armhf.run pop3d-s390x.run $(UNIT_TESTS)
+	    pop3d-armhf.run pop3d-s390x.run $(UNIT_TESTS) tests/unit/gate-test
 	rm -rf cross/obj-*
 
 deb:

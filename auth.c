@@ -21,6 +21,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <openssl/crypto.h>
@@ -117,13 +118,26 @@ methods_pick(const struct methods *m, char *dummy)
 /* ---------------------------------------------------------------- */
 /* Account checks shared by both sources                             */
 
+/* Does the name end like a side file pop3d keeps next to a mailbox
+   (README "Locking" and "Crash safety"), so that its mailbox path would
+   be another account's lock, journal or index? */
+static int
+side_file_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	return (len >= 5 && strcmp(name + len - 5, ".lock") == 0) ||
+	    strstr(name, ".lock.") != NULL || strstr(name, ".pop3d-") != NULL;
+}
+
 int
 auth_name_valid(const char *name)
 {
 	size_t len = strlen(name);
 
 	if (len == 0 || len > AUTH_NAME_MAX || name[0] == '-' ||
-	    strcmp(name, ".") == 0 || strstr(name, "..") != NULL)
+	    name[0] == '.' || strstr(name, "..") != NULL ||
+	    side_file_name(name))
 		return 0;
 	for (const unsigned char *p = (const unsigned char *)name; *p; p++)
 		if (*p < 0x21 || *p == 0x7f || *p == '/' || *p == ':')
@@ -132,10 +146,12 @@ auth_name_valid(const char *name)
 }
 
 static const char *
-uid_refusal(const struct auth_config *cfg, uid_t uid)
+id_refusal(const struct auth_config *cfg, uid_t uid, gid_t gid)
 {
 	if (uid == 0)
 		return "uid 0 never logs in";
+	if (gid == 0)
+		return "gid 0 never logs in";
 	if (uid < cfg->min_uid)
 		return "uid below --min-uid";
 	return NULL;
@@ -268,7 +284,7 @@ system_find(const struct auth_config *cfg, const char *name,
 		a->refusal = shadow_refusal(sp);
 	}
 	if (a->refusal == NULL)
-		a->refusal = uid_refusal(cfg, a->u.uid);
+		a->refusal = id_refusal(cfg, a->u.uid, a->u.gid);
 	if (a->refusal == NULL)
 		a->refusal = hash_refusal(hash);
 	if (copy_str(a->hash, sizeof(a->hash), hash) != 0 &&
@@ -331,7 +347,7 @@ file_entry(const struct auth_config *cfg, const char *name, char *f[7],
 		a->refusal = "entry too long";
 		return;
 	}
-	a->refusal = uid_refusal(cfg, a->u.uid);
+	a->refusal = id_refusal(cfg, a->u.uid, a->u.gid);
 	if (a->refusal == NULL)
 		a->refusal = hash_refusal(f[1]);
 }
@@ -628,50 +644,39 @@ auth_apop(const struct auth_config *cfg, const char *name,
 
 /* ---------------------------------------------------------------- */
 /* SASL PLAIN (RFC 4616): base64 of authzid NUL authcid NUL passwd    */
+/* (decoded in the pre-authentication process; root checks the parts) */
 
-enum auth_result
-auth_plain(const struct auth_config *cfg, char *b64, struct auth_user *u,
-    const char **why)
+int
+auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
+    const char **authz, const char **authc, const char **pass)
 {
-	unsigned char raw[512];
-	char *authz, *authc, *pass, *end;
 	EVP_ENCODE_CTX *ctx;
 	int n1 = 0, n2 = 0, ok = 0;
 	size_t len = strlen(b64);
-	enum auth_result r = AUTH_FAIL;
+	char *end, *c, *p;
 
-	*why = "invalid SASL PLAIN response";
-	if (len == 0 || len % 4 != 0 || len / 4 * 3 >= sizeof(raw) ||
-	    (ctx = EVP_ENCODE_CTX_new()) == NULL) {
-		explicit_bzero(b64, len);
-		return AUTH_FAIL;
-	}
+	if (len == 0 || len % 4 != 0 || len / 4 * 3 >= AUTH_PLAIN_MAX ||
+	    (ctx = EVP_ENCODE_CTX_new()) == NULL)
+		return -1;
 	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, raw, &n1, (unsigned char *)b64,
-	    (int)len) >= 0 && EVP_DecodeFinal(ctx, raw + n1, &n2) == 1)
+	if (EVP_DecodeUpdate(ctx, (unsigned char *)raw, &n1,
+	    (const unsigned char *)b64, (int)len) >= 0 &&
+	    EVP_DecodeFinal(ctx, (unsigned char *)raw + n1, &n2) == 1)
 		ok = 1;
 	EVP_ENCODE_CTX_free(ctx);
-	explicit_bzero(b64, len);
 	if (!ok)
-		goto out;
+		return -1;
 	len = (size_t)(n1 + n2);
 	raw[len] = '\0';
-	authz = (char *)raw;
-	end = (char *)raw + len;
-	if ((authc = memchr(authz, '\0', len)) == NULL || ++authc >= end ||
-	    (pass = memchr(authc, '\0', (size_t)(end - authc))) == NULL ||
-	    ++pass > end || memchr(pass, '\0', (size_t)(end - pass)) != NULL)
-		goto out;
-	if (*authz != '\0' && strcmp(authz, authc) != 0) {
-		*why = "authorization identity differs from the user";
-		goto out;
-	}
-	if (!auth_name_valid(authc))
-		goto out;
-	r = auth_password(cfg, authc, pass, u, why);
-out:
-	explicit_bzero(raw, sizeof(raw));
-	return r;
+	end = raw + len;
+	if ((c = memchr(raw, '\0', len)) == NULL || ++c >= end ||
+	    (p = memchr(c, '\0', (size_t)(end - c))) == NULL ||
+	    ++p > end || memchr(p, '\0', (size_t)(end - p)) != NULL)
+		return -1;
+	*authz = raw;
+	*authc = c;
+	*pass = p;
+	return 0;
 }
 
 /* ---------------------------------------------------------------- */
@@ -722,5 +727,23 @@ auth_become(const struct auth_user *u, gid_t spool_gid, const char **why)
 		syslog(LOG_CRIT, "privilege drop to %s did not hold", u->name);
 		return -1;
 	}
+	return auth_no_dump(why);
+}
+
+int
+auth_no_dump(const char **why)
+{
+#if !defined(__SANITIZE_ADDRESS__)
+	/* every credential change resets it (prctl(2)): the TLS key and
+	   passwords passed through this process, so no core dump and no
+	   ptrace by the user it now is.  LeakSanitizer needs ptrace. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) {
+		syslog(LOG_ERR, "prctl(PR_SET_DUMPABLE): %s", strerror(errno));
+		*why = "cannot protect the process";
+		return -1;
+	}
+#else
+	(void)why;
+#endif
 	return 0;
 }

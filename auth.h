@@ -34,7 +34,8 @@ enum auth_result {
 	AUTH_TEMP	/* the account database cannot be read: [SYS/TEMP] */
 };
 
-/* Could this name be a user at all (no '/', "..", controls, length)? */
+/* Could this name be a user at all (no '/', "..", controls, length, no
+   leading '.', nothing that ends like a side file of a mailbox)? */
 int auth_name_valid(const char *name);
 
 /* The checks wipe the secrets they are given once they are done. */
@@ -43,8 +44,11 @@ enum auth_result auth_password(const struct auth_config *cfg,
 enum auth_result auth_apop(const struct auth_config *cfg, const char *name,
     const char *timestamp, const char *digest, struct auth_user *u,
     const char **why);
-enum auth_result auth_plain(const struct auth_config *cfg, char *b64,
-    struct auth_user *u, const char **why);
+
+/* SASL PLAIN (RFC 4616): split the base64 response into its three parts,
+   all pointing into raw (the caller wipes it); 0, or -1 if malformed. */
+int auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
+    const char **authz, const char **authc, const char **pass);
 
 /* Startup: may APOP be offered with this secrets file?  -1: unreadable
    (an option error), 0: refused (logged), 1: usable. */
@@ -59,5 +63,8 @@ enum auth_result auth_lookup(const struct auth_config *cfg,
    spool_gid, if not (gid_t)-1, stays as the saved gid. */
 int auth_become(const struct auth_user *u, gid_t spool_gid,
     const char **why);
+
+/* PR_SET_DUMPABLE 0, again after each credential change; 0 or -1. */
+int auth_no_dump(const char **why);
 
 #endif

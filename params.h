@@ -44,6 +44,9 @@
 /* The longest user name looked up; longer ones are refused unseen. */
 #define AUTH_NAME_MAX	64
 
+/* A decoded SASL PLAIN response: a command line's base64 fits. */
+#define AUTH_PLAIN_MAX	256
+
 /* passwd-file and APOP-file lines longer than this are malformed. */
 #define AUTH_LINE_MAX	1024
 
@@ -186,6 +189,41 @@
    value repeats.  The cap stays well under the superserver's patience
    and RFC 1939's 10-minute autologout. */
 #define PENALTY_SCHEDULE { 0, 1, 2, 4, 8, 15 }
+
+/* ---- Privilege separation (README "Security") ---- */
+
+/* The pre-authentication process runs as this user, chrooted here:
+   an empty root-owned directory, so a compromised front sees nothing. */
+#define FRONT_USER	"pop3d"
+#define FRONT_ROOT	"/var/lib/pop3d/empty"
+
+/* The front keeps fds 0-2, its link to root and syslog's socket; it
+   opens nothing after its setup, so a few more than those will do. */
+#define FRONT_NOFILE	8
+
+/* A record's payload: a command line's worth of text is the most any
+   credential takes; a hand-off carries up to IN_BUF read-ahead bytes. */
+#define AUTHREC_MAX	(IN_BUF + 1)
+#define AUTHREC_TEXT_MAX 512
+
+/* The TLS relay moves up to this much per direction at a time: a TLS
+   record's worth of plaintext, twice. */
+#define RELAY_BUF	(32 * 1024)
+
+/* Total time allowed in AUTHORIZATION however slowly a client trickles
+   bytes (each byte restarts the autologout timer, this does not). */
+#define DEFAULT_LOGIN_TIMEOUT 120
+
+/* After the login deadline, root waits this long for the front to say
+   goodbye to the client, then kills it. */
+#define FRONT_GRACE_MS	2000
+
+/* Client text in a syslog line is escaped (\xNN: four octets each)
+   and cut to this many octets. */
+#define LOG_TEXT_MAX	(4 * AUTH_NAME_MAX + 1)
+
+/* How long root waits for the front's hand-off after a good login. */
+#define HANDOFF_WAIT_MS	5000
 
 /* ---- Exit statuses: 0 after QUIT or EOF ---- */
 #define EXIT_INTERNAL	1	/* an internal failure */

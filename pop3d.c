@@ -37,23 +37,15 @@
 #include <openssl/crypto.h>
 
 #include "auth.h"
+#include "authrec.h"
+#include "chan.h"
+#include "front.h"
+#include "gate.h"
+#include "logtext.h"
 #include "maildrop.h"
-#include "tls.h"
 #include "params.h"
-
-struct config {
-	struct auth_config auth;
-	const char *maildrop;
-	int timeout;
-	int fail_delay;
-	const char *cert, *key;
-	int implicit_tls;
-	int allow_plaintext;
-	int apop;		/* the secrets file is usable */
-	const char *check_user;
-	int recover;
-	struct tls *tls;	/* loaded certificate, or NULL */
-};
+#include "pop3d.h"
+#include "tls.h"
 
 /* ---------------------------------------------------------------- */
 /* Startup errors: stderr by hand, one -ERR line under a superserver */
@@ -66,7 +58,7 @@ stderr_is_socket(void)
 	return fstat(2, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static void
+void
 startup_error(const char *fmt, ...)
 {
 	static const char reply[] =
@@ -103,6 +95,8 @@ static const struct option long_options[] = {
 	{ "min-uid", required_argument, NULL, 'u' },
 	{ "check-user", required_argument, NULL, 'C' },
 	{ "recover", no_argument, NULL, 'R' },
+	{ "front-user", required_argument, NULL, 'F' },
+	{ "login-timeout", required_argument, NULL, 'L' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -129,10 +123,14 @@ usage(FILE *fp)
 "  -u, --min-uid=UID        lowest uid that may log in (default %d)\n"
 "  -C, --check-user=USER    show how USER would be served, then exit\n"
 "  -R, --recover            finish interrupted updates of MAILBOX...\n"
+"      --front-user=NAME    user of the pre-authentication process\n"
+"                           (default %s, chrooted to %s)\n"
+"      --login-timeout=SECONDS  total time allowed before login\n"
+"                           (default %d)\n"
 "  -h, --help               this text\n"
 "  -V, --version            the version\n",
 	    DEFAULT_MAILDROP, DEFAULT_TIMEOUT, DEFAULT_FAIL_DELAY,
-	    DEFAULT_MIN_UID);
+	    DEFAULT_MIN_UID, FRONT_USER, FRONT_ROOT, DEFAULT_LOGIN_TIMEOUT);
 }
 
 static int
@@ -223,6 +221,15 @@ parse_options(int argc, char **argv, struct config *cfg)
 		case 'P': cfg->allow_plaintext = 1; break;
 		case 'C': cfg->check_user = optarg; break;
 		case 'R': cfg->recover = 1; break;
+		case 'F': cfg->front_user = optarg; break;
+		case 'L':
+			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
+				startup_error("--login-timeout wants 1 to %d "
+				    "seconds", MAX_TIMEOUT);
+				return EXIT_SETUP;
+			}
+			cfg->login_timeout = (int)v;
+			break;
 		case 't':
 			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
 				startup_error("--timeout wants 1 to %d seconds",
@@ -254,7 +261,10 @@ parse_options(int argc, char **argv, struct config *cfg)
 			    tls_built ? "" : " (built without TLS)");
 			return 0;
 		default:
-			if (optopt != 0 && strchr("pmatdckuC", optopt))
+			if (optopt == 'F' || optopt == 'L')
+				startup_error("option %s needs a value",
+				    argv[optind - 1]);
+			else if (optopt != 0 && strchr("pmatdckuC", optopt))
 				startup_error("option -%c needs a value",
 				    optopt);
 			else
@@ -319,7 +329,8 @@ check_setup(struct config *cfg)
 		    strerror(errno));
 		return EXIT_SETUP;
 	}
-	if (cfg->cert != NULL &&
+	/* separated, the front loads the key: root never holds it */
+	if (cfg->cert != NULL && !cfg->separate &&
 	    (cfg->tls = tls_load(cfg->cert, cfg->key, &why)) == NULL) {
 		startup_error("%s", why);
 		return EXIT_SETUP;
@@ -328,217 +339,11 @@ check_setup(struct config *cfg)
 }
 
 /* ---------------------------------------------------------------- */
-/* The client channel                                                */
-
-enum gl { GL_LINE, GL_TOOLONG, GL_EOF, GL_TIMEOUT, GL_ERROR };
-
-struct chan {
-	int rfd, wfd;
-	struct tls *tls;	/* non-NULL once TLS is running */
-	int timeout_ms;
-	int eof;
-	int failed;		/* a write failed: the client is gone */
-	int discarding;		/* inside an over-long line */
-	size_t in_pos, in_len, out_len;
-	char in[IN_BUF];
-	char out[OUT_BUF];
-};
-
-static int
-wait_fd(int fd, short events, int timeout_ms)
-{
-	struct pollfd p = { fd, events, 0 };
-	int r;
-
-	while ((r = poll(&p, 1, timeout_ms)) < 0 && errno == EINTR)
-		;
-	if (r == 0)
-		errno = ETIMEDOUT;
-	return r > 0 ? 0 : -1;
-}
-
-static int
-raw_write(struct chan *c, const char *p, size_t n)
-{
-	ssize_t r;
-
-	while (n > 0) {
-		if (c->tls != NULL)
-			r = tls_write(c->tls, p, n, c->timeout_ms);
-		else if ((r = write(c->wfd, p, n)) < 0 &&
-		    (errno == EAGAIN || errno == EINTR)) {
-			if (errno == EAGAIN &&
-			    wait_fd(c->wfd, POLLOUT, c->timeout_ms) != 0)
-				break;
-			continue;
-		}
-		if (r <= 0)
-			break;
-		p += r;
-		n -= (size_t)r;
-	}
-	if (n > 0)
-		c->failed = 1;
-	return n > 0 ? -1 : 0;
-}
-
-static int
-chan_flush(struct chan *c)
-{
-	int r = 0;
-
-	if (c->failed)
-		return -1;
-	if (c->out_len > 0)
-		r = raw_write(c, c->out, c->out_len);
-	c->out_len = 0;
-	return r;
-}
-
-static int
-chan_write(struct chan *c, const char *p, size_t n)
-{
-	if (c->failed)
-		return -1;
-	if (c->out_len + n > OUT_BUF && chan_flush(c) != 0)
-		return -1;
-	if (n >= OUT_BUF / 2 && c->out_len == 0)
-		return raw_write(c, p, n);	/* big: skip the copy */
-	memcpy(c->out + c->out_len, p, n);
-	c->out_len += n;
-	return 0;
-}
-
-static int
-chan_printf(struct chan *c, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return -1;
-	return chan_write(c, buf, (size_t)n < sizeof(buf) ? (size_t)n :
-	    sizeof(buf) - 1);
-}
-
-/*
- * Read input into c->in, waiting at most timeout_ms; -1 with errno
- * ETIMEDOUT when none came.  With 0 it answers "is more input here
- * already?" by reading it: over TLS a readable socket may hold only part
- * of a record, or a record without data (a KeyUpdate), which is no
- * reason to keep replies corked.
- */
-static ssize_t
-chan_read(struct chan *c, int timeout_ms)
-{
-	char *p = c->in + c->in_len;
-	size_t room = IN_BUF - c->in_len;
-	ssize_t n;
-
-	if (c->tls != NULL)
-		return tls_read(c->tls, p, room, timeout_ms);
-	if (timeout_ms == 0 && wait_fd(c->rfd, POLLIN, 0) != 0)
-		return -1;	/* a terminal blocks: ask poll first */
-	for (;;) {
-		if ((n = read(c->rfd, p, room)) >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN || wait_fd(c->rfd, POLLIN,
-		    timeout_ms) != 0)
-			return -1;
-	}
-}
-
-/* Drop consumed input, wiping it: it may have held a password. */
-static void
-chan_compact(struct chan *c)
-{
-	size_t keep = c->in_len - c->in_pos;
-
-	if (c->in_pos == 0)
-		return;
-	memmove(c->in, c->in + c->in_pos, keep);
-	explicit_bzero(c->in + keep, c->in_pos);
-	c->in_len = keep;
-	c->in_pos = 0;
-}
-
-/*
- * The next command line, without its CRLF or LF, NUL-terminated.  The
- * output is flushed only when no further input is waiting (PIPELINING).
- */
-static enum gl
-chan_getline(struct chan *c, char *line, size_t *len)
-{
-	for (;;) {
-		char *start = c->in + c->in_pos;
-		size_t avail = c->in_len - c->in_pos;
-		char *lf = memchr(start, '\n', avail);
-		ssize_t n;
-
-		if (lf != NULL) {
-			size_t total = (size_t)(lf - start) + 1, l = total - 1;
-			enum gl r = GL_LINE;
-
-			if (c->discarding || total > CMD_LINE_MAX) {
-				r = GL_TOOLONG;	/* RFC 2449: one -ERR */
-				c->discarding = 0;
-			} else {
-				if (l > 0 && start[l - 1] == '\r')
-					l--;
-				memcpy(line, start, l);
-				line[l] = '\0';
-				*len = l;
-			}
-			explicit_bzero(start, total);
-			c->in_pos += total;
-			return r;
-		}
-		if (avail >= CMD_LINE_MAX)
-			c->discarding = 1;
-		if (c->discarding) {
-			explicit_bzero(start, avail);
-			c->in_pos = c->in_len;
-		}
-		chan_compact(c);
-		if (c->eof)
-			return GL_EOF;
-		/* PIPELINING: replies go out when no input is waiting */
-		if ((n = chan_read(c, 0)) < 0 && errno == ETIMEDOUT) {
-			if (chan_flush(c) != 0)
-				return GL_ERROR;
-			n = chan_read(c, c->timeout_ms);
-		}
-		if (n < 0)
-			return errno == ETIMEDOUT ? GL_TIMEOUT : GL_ERROR;
-		if (n == 0)
-			c->eof = 1;
-		c->in_len += (size_t)n;
-	}
-}
-
-static void
-set_nonblocking(int fd)
-{
-	int fl;
-
-	/* a terminal is shared with the shell: leave it alone */
-	if (isatty(fd) || (fl = fcntl(fd, F_GETFL)) < 0)
-		return;
-	(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
-}
-
-/* ---------------------------------------------------------------- */
 /* The session                                                       */
 
 enum state { ST_AUTH = 1, ST_TRANS = 2 };
-enum reply { REPLY_OK, REPLY_ERR, REPLY_DONE };
-enum leave { STAY, LEAVE_QUIT, LEAVE_EOF, LEAVE_ERROR };
+enum reply { REPLY_OK, REPLY_ERR, REPLY_LINE, REPLY_DONE };
+enum leave { STAY, LEAVE_QUIT, LEAVE_EOF, LEAVE_ERROR, LEAVE_HANDOFF };
 
 struct session {
 	const struct config *cfg;
@@ -548,8 +353,9 @@ struct session {
 	const char *end;	/* how the session ended, for the log */
 	char user[AUTH_NAME_MAX + 1];
 	int have_user;
-	int fails;
-	char timestamp[128];	/* APOP greeting timestamp, or "" */
+	struct front *front;	/* in the front: the link to root */
+	struct gate *gate;	/* in one process: root's checks */
+	char timestamp[GATE_TIMESTAMP_MAX];	/* APOP's, or "" */
 	char peer[80];
 	struct auth_user who;
 	struct maildrop *md;
@@ -685,6 +491,7 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	uint64_t octets;
 	enum md_status st;
 	gid_t spool;
+	char esc[LOG_TEXT_MAX];
 
 	s->leave = LEAVE_ERROR;	/* from here on, any failure ends it */
 	s->internal = 1;
@@ -701,7 +508,7 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	mc.inspect = 0;
 	if ((st = maildrop_open(&s->md, &mc, &why)) != MD_OK) {
 		syslog(LOG_ERR, "user=%s peer=%s: cannot open the maildrop: "
-		    "%s", u->name, s->peer, why);
+		    "%s", log_text(u->name, esc), s->peer, why);
 		return err(s, md_code(st), "%s", why);
 	}
 	s->who = *u;
@@ -709,52 +516,56 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	s->leave = STAY;
 	s->internal = 0;
 	s->end = NULL;
+	chan_set_deadline(s->ch, -1);	/* --login-timeout is over */
 	maildrop_stat(s->md, &count, &octets);
 	syslog(LOG_INFO, "login: user=%s peer=%s method=%s messages=%u "
-	    "octets=%" PRIu64, u->name, s->peer, method, count, octets);
+	    "octets=%" PRIu64, log_text(u->name, esc), s->peer, method, count,
+	    octets);
 	return ok(s, "%s has %u messages (%" PRIu64 " octets)", u->name,
 	    count, octets);
 }
 
-static void
-pause_seconds(int secs)
-{
-	struct timespec ts = { secs, 0 };
-
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
-		;
-}
-
+/*
+ * Every credential goes to root's checks (gate.c) as a record: over the
+ * link when separated, in this process when not started as root.
+ */
 static enum reply
-login_failed(struct session *s, const char *name, const char *method)
+ask_root(struct session *s, int type, const char *const *fields, int n)
 {
-	s->fails++;
+	struct authrec *rec;
+	struct timespec arrival;
+	struct verdict v;
+	int r = -1;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &arrival);
+	if (s->front != NULL)
+		r = front_ask(s->front, s->ch, type, fields, n, &v);
+	else if ((rec = malloc(sizeof(*rec))) != NULL) {
+		if ((r = authrec_make(rec, type, fields, n)) == 0)
+			gate_check(s->gate, rec, &arrival, &v);
+		authrec_wipe(rec);
+		free(rec);
+	}
+	if (r != 0) {
+		s->leave = LEAVE_ERROR;
+		s->internal = 1;
+		s->end = "the root process went away";
+		return REPLY_DONE;
+	}
 	s->have_user = 0;
-	syslog(LOG_NOTICE, "authentication failed: user=%s peer=%s method=%s",
-	    name, s->peer, method);
-	pause_seconds(s->cfg->fail_delay);
-	if (s->fails >= MAX_AUTH_FAILS) {
+	if (v.result == GATE_LOGIN && s->front != NULL) {
+		s->leave = LEAVE_HANDOFF;	/* root takes it from here */
+		return REPLY_DONE;
+	}
+	if (v.result == GATE_LOGIN)
+		return login(s, &v.user, v.method);
+	if (v.result == GATE_CLOSE) {
 		s->leave = LEAVE_ERROR;
 		s->end = "too many failed logins";
-		return err(s, "AUTH", "invalid user name or password; "
-		    "too many failures, closing");
 	}
-	return err(s, "AUTH", "invalid user name or password");
-}
-
-static enum reply
-auth_outcome(struct session *s, enum auth_result r, const char *name,
-    struct auth_user *u, const char *method, const char *why)
-{
-	switch (r) {
-	case AUTH_OK:
-		return login(s, u, method);
-	case AUTH_TEMP:
-		syslog(LOG_ERR, "peer=%s: %s", s->peer, why);
-		return err(s, "SYS/TEMP", "%s", why);
-	default:
-		return login_failed(s, name, method);
-	}
+	(void)snprintf(s->text, sizeof(s->text), "%s", v.reply);
+	explicit_bzero(&v, sizeof(v));
+	return REPLY_LINE;
 }
 
 static enum reply
@@ -773,44 +584,54 @@ cmd_user(struct session *s, int argc, char **argv)
 static enum reply
 cmd_pass(struct session *s, int argc, char **argv)
 {
-	struct auth_user u;
-	const char *why = NULL;
-	enum auth_result r;
+	const char *f[2] = { s->user, argv[0] };
 
 	(void)argc;
 	if (!plaintext_ok(s))
 		return plaintext_refused(s);
 	if (!s->have_user)
 		return err(s, NULL, "give USER first");
-	r = auth_password(&s->cfg->auth, s->user, argv[0], &u, &why);
-	return auth_outcome(s, r, s->user, &u, "USER", why);
+	return ask_root(s, REC_PASS, f, 2);
 }
 
 static enum reply
 cmd_apop(struct session *s, int argc, char **argv)
 {
-	struct auth_user u;
-	const char *why = NULL;
-	enum auth_result r;
+	const char *f[2] = { argv[0], argv[1] };
 
 	(void)argc;
 	if (s->timestamp[0] == '\0')
 		return err(s, NULL, "APOP is not available");
-	if (!auth_name_valid(argv[0]))
-		return login_failed(s, "(invalid)", "APOP");
-	r = auth_apop(&s->cfg->auth, argv[0], s->timestamp, argv[1], &u,
-	    &why);
-	return auth_outcome(s, r, argv[0], &u, "APOP", why);
+	return ask_root(s, REC_APOP, f, 2);
+}
+
+/* The SASL PLAIN response (RFC 4616), decoded here, checked by root. */
+static enum reply
+plain_response(struct session *s, const char *resp)
+{
+	char raw[AUTH_PLAIN_MAX];
+	const char *f[3];
+	enum reply r;
+
+	if (strcmp(resp, "*") == 0)
+		return err(s, NULL, "authentication cancelled");
+	if (auth_plain_decode(resp, raw, &f[0], &f[1], &f[2]) != 0) {
+		/* a malformed response is a failed login, as a wrong
+		   password is: counted, delayed, logged by root */
+		f[0] = f[2] = "";
+		f[1] = "(sasl)";
+	}
+	r = ask_root(s, REC_PLAIN, f, 3);
+	explicit_bzero(raw, sizeof(raw));
+	return r;
 }
 
 /* RFC 5034: AUTH PLAIN, with the initial response or after "+ ". */
 static enum reply
 cmd_auth(struct session *s, int argc, char **argv)
 {
-	char line[CMD_LINE_MAX + 1], *resp;
-	struct auth_user u;
-	const char *why = NULL;
-	enum auth_result r;
+	char line[CMD_LINE_MAX + 1];
+	enum reply r;
 	size_t len;
 
 	if (argc == 0) {	/* the pre-RFC 5034 mechanism list */
@@ -822,28 +643,23 @@ cmd_auth(struct session *s, int argc, char **argv)
 		return err(s, NULL, "unsupported authentication mechanism");
 	if (!plaintext_ok(s))
 		return plaintext_refused(s);
-	if (argc == 2) {
-		resp = strcmp(argv[1], "=") == 0 ? argv[1] + 1 : argv[1];
-	} else {
-		(void)chan_write(s->ch, "+ \r\n", 4);
-		switch (chan_getline(s->ch, line, &len)) {
-		case GL_LINE:
-			break;
-		case GL_TOOLONG:
-			return err(s, NULL, "line too long");
-		default:
-			s->leave = LEAVE_EOF;
-			s->end = "eof";
-			return REPLY_DONE;
-		}
-		resp = line;
+	if (argc == 2)
+		return plain_response(s, strcmp(argv[1], "=") == 0 ?
+		    argv[1] + 1 : argv[1]);
+	(void)chan_write(s->ch, "+ \r\n", 4);
+	switch (chan_getline(s->ch, line, &len)) {
+	case GL_LINE:
+		break;
+	case GL_TOOLONG:
+		return err(s, NULL, "line too long");
+	default:
+		s->leave = LEAVE_EOF;
+		s->end = "eof";
+		return REPLY_DONE;
 	}
-	if (strcmp(resp, "*") == 0)
-		return err(s, NULL, "authentication cancelled");
-	r = auth_plain(&s->cfg->auth, resp, &u, &why);
+	r = plain_response(s, line);
 	explicit_bzero(line, sizeof(line));
-	return auth_outcome(s, r, r == AUTH_OK ? u.name : "(sasl)", &u,
-	    "PLAIN", why);
+	return r;
 }
 
 /* RFC 2595 section 4: STLS, then the session starts over. */
@@ -865,11 +681,9 @@ cmd_stls(struct session *s, int argc, char **argv)
 		return REPLY_DONE;
 	}
 	/* plaintext pipelined after STLS must never run (CVE-2011-0411) */
-	explicit_bzero(s->ch->in, sizeof(s->ch->in));
-	s->ch->in_pos = s->ch->in_len = 0;
-	s->ch->discarding = 0;
+	chan_wipe_input(s->ch);
 	if (tls_start(s->cfg->tls, s->ch->rfd, s->ch->wfd,
-	    s->ch->timeout_ms, &why) != 0) {
+	    chan_wait_ms(s->ch), &why) != 0) {
 		syslog(LOG_NOTICE, "peer=%s: %s", s->peer, why);
 		s->leave = LEAVE_ERROR;
 		s->end = "TLS handshake failed";
@@ -940,8 +754,10 @@ cmd_quit(struct session *s, int argc, char **argv)
 	hold_termination();
 	maildrop_delete_stats(s->md, &count, &octets);
 	if ((st = maildrop_update(s->md, &why)) != MD_OK) {
-		syslog(LOG_ERR, "user=%s: update failed: %s", s->who.name,
-		    why);
+		char esc[LOG_TEXT_MAX];
+
+		syslog(LOG_ERR, "user=%s: update failed: %s",
+		    log_text(s->who.name, esc), why);
 		s->end = "quit, update failed";
 		/* README "Locking": a lock at QUIT is [SYS/TEMP] */
 		return err(s, st == MD_INUSE ? "SYS/TEMP" : md_code(st), "%s",
@@ -1007,6 +823,7 @@ send_message(struct session *s, unsigned n, long lines)
 
 	if ((st = maildrop_check(s->md, n, &why)) != MD_OK)
 		return err(s, md_code(st), "%s", why);
+	chan_mark(s->ch);	/* a cut keeps the replies before this one */
 	if (lines < 0)
 		(void)chan_printf(s->ch, "+OK %" PRIu64 " octets\r\n",
 		    maildrop_size(s->md, n));
@@ -1017,7 +834,7 @@ send_message(struct session *s, unsigned n, long lines)
 		s->leave = st == MD_CLIENT ? LEAVE_EOF : LEAVE_ERROR;
 		s->internal = st != MD_CLIENT;
 		s->end = st == MD_CLIENT ? "client went away" : why;
-		s->ch->out_len = 0;	/* never a "." after a cut message */
+		chan_cut(s->ch);	/* never a "." after a cut message */
 		return REPLY_DONE;
 	}
 	(void)chan_write(s->ch, ".\r\n", 3);
@@ -1212,6 +1029,8 @@ run_command(struct session *s, char *line, size_t len)
 	return cmd->fn(s, argc, argv);
 }
 
+static void say_reply(struct session *s, enum reply r);
+
 static void
 dispatch(struct session *s, char *line, size_t len)
 {
@@ -1221,13 +1040,7 @@ dispatch(struct session *s, char *line, size_t len)
 	s->text[0] = '\0';
 	r = run_command(s, line, len);
 	explicit_bzero(line, len);
-	if (r == REPLY_OK)
-		(void)chan_printf(s->ch, "+OK%s%s\r\n", s->text[0] ? " " : "",
-		    s->text);
-	else if (r == REPLY_ERR && s->code != NULL)
-		(void)chan_printf(s->ch, "-ERR [%s] %s\r\n", s->code, s->text);
-	else if (r == REPLY_ERR)
-		(void)chan_printf(s->ch, "-ERR %s\r\n", s->text);
+	say_reply(s, r);
 }
 
 /* ---------------------------------------------------------------- */
@@ -1280,33 +1093,20 @@ peer_address(char *buf, size_t size)
 }
 
 static void
-make_timestamp(struct session *s)
-{
-	char host[64];
-	uint64_t r = 0;
-
-	if (gethostname(host, sizeof(host)) != 0)
-		memcpy(host, "localhost", 10);
-	host[sizeof(host) - 1] = '\0';
-	if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
-		r ^= (uint64_t)time(NULL);
-	(void)snprintf(s->timestamp, sizeof(s->timestamp),
-	    "<%ld.%016" PRIx64 "@%s>", (long)getpid(), r, host);
-}
-
-static void
 log_session_end(struct session *s)
 {
 	struct timespec now;
 	unsigned left = 0;
 	uint64_t left_bytes = 0;
+	char esc[LOG_TEXT_MAX];
 
 	if (s->md != NULL)
 		maildrop_stat(s->md, &left, &left_bytes);
 	(void)clock_gettime(CLOCK_MONOTONIC, &now);
 	syslog(LOG_INFO, "session end: user=%s peer=%s retr=%u/%" PRIu64
 	    " dele=%u/%" PRIu64 " left=%u/%" PRIu64 " time=%.3f end=%s",
-	    s->md != NULL ? s->who.name : "-", s->peer, s->retr_n,
+	    s->md != NULL ? log_text(s->who.name, esc) : "-", s->peer,
+	    s->retr_n,
 	    s->retr_bytes, s->dele_n,
 	    s->dele_bytes, left, left_bytes,
 	    (double)(now.tv_sec - s->start.tv_sec) +
@@ -1319,12 +1119,11 @@ autologout(struct session *s)
 {
 	static const char msg[] = "-ERR autologout: idle for too long\r\n";
 
+	char esc[LOG_TEXT_MAX];
+
 	syslog(LOG_INFO, "autologout: user=%s peer=%s",
-	    s->md != NULL ? s->who.name : "-", s->peer);
-	s->ch->timeout_ms = 1000;	/* one short try to say why */
-	s->ch->out_len = 0;
-	(void)chan_write(s->ch, msg, sizeof(msg) - 1);
-	(void)chan_flush(s->ch);
+	    s->md != NULL ? log_text(s->who.name, esc) : "-", s->peer);
+	chan_last_words(s->ch, msg, sizeof(msg) - 1);
 	s->end = "timeout";
 }
 
@@ -1360,53 +1159,177 @@ session_loop(struct session *s)
 }
 
 static int
-run_session(struct config *cfg)
+session_open(struct session *s, const struct config *cfg, int rfd, int wfd,
+    const char *peer)
+{
+	memset(s, 0, sizeof(*s));
+	(void)clock_gettime(CLOCK_MONOTONIC, &s->start);
+	if ((s->ch = malloc(sizeof(*s->ch))) == NULL) {
+		syslog(LOG_ERR, "out of memory");
+		return -1;
+	}
+	chan_init(s->ch, rfd, wfd, cfg->timeout * 1000);
+	s->cfg = cfg;
+	s->state = ST_AUTH;
+	(void)snprintf(s->peer, sizeof(s->peer), "%s", peer);
+	set_nonblocking(rfd);
+	set_nonblocking(wfd);
+	return 0;
+}
+
+static int
+session_close(struct session *s)
+{
+	int status = s->internal ? EXIT_INTERNAL : 0;
+
+	(void)chan_flush(s->ch);
+	log_session_end(s);
+	maildrop_close(s->md);
+	explicit_bzero(s->ch, sizeof(*s->ch));
+	free(s->ch);
+	return status;
+}
+
+/* AUTHORIZATION up to the greeting (RFC 1939 section 4, RFC 8314). */
+static int
+greet(struct session *s)
+{
+	const char *why;
+
+	chan_set_deadline(s->ch, s->cfg->login_timeout * 1000);
+	if (s->cfg->implicit_tls) {
+		if (tls_start(s->cfg->tls, s->ch->rfd, s->ch->wfd,
+		    chan_wait_ms(s->ch), &why) != 0) {
+			syslog(LOG_NOTICE, "peer=%s: %s", s->peer, why);
+			return -1;	/* the client's failure, not ours */
+		}
+		s->ch->tls = s->cfg->tls;
+	}
+	(void)chan_printf(s->ch, "+OK pop3d ready%s%s\r\n",
+	    s->timestamp[0] ? " " : "", s->timestamp);
+	return 0;
+}
+
+/* Not started as root: nothing to separate, one process as always. */
+static int
+run_single(struct config *cfg, const char *peer)
 {
 	struct session s;
-	const char *why;
+	struct gate g;
+	int status = 0;
+
+	if (session_open(&s, cfg, 0, 1, peer) != 0)
+		return EXIT_INTERNAL;
+	gate_init(&g, cfg, s.peer);
+	s.gate = &g;
+	memcpy(s.timestamp, g.timestamp, sizeof(s.timestamp));
+	if (greet(&s) == 0) {
+		session_loop(&s);
+		status = session_close(&s);
+	} else
+		free(s.ch);
+	tls_end(cfg->tls);
+	return status;
+}
+
+/* The pre-authentication process (front.c): AUTHORIZATION as the front
+   user in its chroot; it ends here, or hands over, or relays TLS. */
+static void __attribute__((noreturn))
+run_front(struct config *cfg, struct front *f, const char *peer)
+{
+	struct session s;
+	char timestamp[GATE_TIMESTAMP_MAX];
+
+	if (front_setup(cfg, f, timestamp, sizeof(timestamp)) != 0 ||
+	    session_open(&s, cfg, 0, 1, peer) != 0)
+		_exit(EXIT_INTERNAL);	/* root tells the client */
+	s.front = f;
+	memcpy(s.timestamp, timestamp, sizeof(s.timestamp));
+	if (greet(&s) == 0)
+		session_loop(&s);
+	if (s.leave == LEAVE_HANDOFF)
+		front_handoff(f, s.ch, s.ch->timeout_ms);
+	(void)session_close(&s);
+	tls_end(cfg->tls);
+	_exit(0);	/* LeakSanitizer cannot run in the chroot */
+}
+
+static void
+say_reply(struct session *s, enum reply r)
+{
+	if (r == REPLY_OK)
+		(void)chan_printf(s->ch, "+OK%s%s\r\n", s->text[0] ? " " : "",
+		    s->text);
+	else if (r == REPLY_ERR && s->code != NULL)
+		(void)chan_printf(s->ch, "-ERR [%s] %s\r\n", s->code, s->text);
+	else if (r == REPLY_ERR)
+		(void)chan_printf(s->ch, "-ERR %s\r\n", s->text);
+	else if (r == REPLY_LINE)	/* root's verdict, said as it is */
+		(void)chan_printf(s->ch, "%s\r\n", s->text);
+}
+
+/* Root after a verdict of its own: the user's session, on fd 0/1 once
+   the front has exited, or on the link while the front relays TLS. */
+static int
+root_session(const struct config *cfg, struct front *f, struct verdict *v,
+    struct authrec *handoff, const char *peer)
+{
+	int relay = handoff->data[0] == HANDOFF_RELAY;
+	struct session s;
 	int status;
 
-	memset(&s, 0, sizeof(s));
-	(void)clock_gettime(CLOCK_MONOTONIC, &s.start);
-	if ((s.ch = calloc(1, sizeof(*s.ch))) == NULL) {
-		syslog(LOG_ERR, "out of memory");
+	if (!relay)
+		front_reap(f);	/* fd 0 is root's alone from now on */
+	if (session_open(&s, cfg, relay ? f->link : 0, relay ? f->link : 1,
+	    peer) != 0)
+		return EXIT_INTERNAL;
+	(void)chan_preload(s.ch, handoff->data + 1, handoff->len - 1);
+	authrec_wipe(handoff);
+	say_reply(&s, login(&s, &v->user, v->method));
+	explicit_bzero(v, sizeof(*v));
+	if (s.leave == STAY)
+		session_loop(&s);
+	status = session_close(&s);
+	if (close(f->link) != 0)
+		syslog(LOG_ERR, "close: %s", strerror(errno));
+	front_reap(f);		/* the relay ends with root's side */
+	return status;
+}
+
+/* Root: AUTHORIZATION through the front's records, then the session. */
+static int
+run_root(const struct config *cfg, struct front *f, const char *peer)
+{
+	struct authrec *rec;
+	struct verdict v;
+	struct gate g;
+	const char *why;
+	enum gate_end e;
+	int status;
+
+	if ((rec = malloc(sizeof(*rec))) == NULL) {
+		front_kill(f);
 		return EXIT_INTERNAL;
 	}
-	s.cfg = cfg;
-	s.state = ST_AUTH;
-	s.ch->rfd = 0;
-	s.ch->wfd = 1;
-	s.ch->timeout_ms = cfg->timeout * 1000;
-	set_nonblocking(0);
-	set_nonblocking(1);
-	/* replies are corked per input batch already; Nagle would hold a
-	   small last write (a TLS record after a NewSessionTicket, the end
-	   of a RETR) for the client's delayed ACK, 40 ms a time.  Not TCP
-	   (a pipe, a unix socket): nothing to do, so the error is moot. */
-	(void)setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
-	    sizeof(int));
-	peer_address(s.peer, sizeof(s.peer));
-	if (cfg->implicit_tls) {
-		if (tls_start(cfg->tls, 0, 1, s.ch->timeout_ms, &why) != 0) {
-			syslog(LOG_NOTICE, "peer=%s: %s", s.peer, why);
-			tls_end(cfg->tls);
-			free(s.ch);
-			return 0;	/* the client's failure, not ours */
-		}
-		s.ch->tls = cfg->tls;
+	gate_init(&g, cfg, peer);
+	e = gate_serve(&g, f->link, &v, rec, &why);
+	if (e == GATE_END_LOGIN)
+		status = root_session(cfg, f, &v, rec, peer);
+	else if (e == GATE_END_SETUP) {
+		startup_error("%s", why);
+		front_reap(f);
+		status = EXIT_SETUP;
+	} else if (e == GATE_END_CLIENT) {
+		front_reap(f);
+		status = 0;
+	} else {
+		syslog(LOG_ERR, "peer=%s: pre-authentication process: %s; "
+		    "session ended", peer, why);
+		front_kill(f);
+		status = EXIT_INTERNAL;
 	}
-	if (cfg->apop)
-		make_timestamp(&s);
-	(void)chan_printf(s.ch, "+OK pop3d ready%s%s\r\n",
-	    s.timestamp[0] ? " " : "", s.timestamp);
-	session_loop(&s);
-	(void)chan_flush(s.ch);
-	log_session_end(&s);
-	status = s.internal ? EXIT_INTERNAL : 0;
-	maildrop_close(s.md);
-	tls_end(cfg->tls);
-	explicit_bzero(s.ch, sizeof(*s.ch));
-	free(s.ch);
+	authrec_wipe(rec);
+	free(rec);
 	return status;
 }
 
@@ -1567,6 +1490,12 @@ run_check_user(const struct config *cfg)
 		return EXIT_INTERNAL;
 	}
 	spool = spool_group(&u, path);
+	if (geteuid() == 0)
+		(void)printf("privsep:  before login a process as %s, "
+		    "chrooted to %s\n", cfg->front_user, FRONT_ROOT);
+	else
+		(void)printf("privsep:  none: not started as root, so the "
+		    "session is one process\n");
 	(void)printf("maildrop: %s\n", path);
 	if (spool != (gid_t)-1) {
 		struct group *gr = getgrgid(spool);
@@ -1591,23 +1520,27 @@ int
 main(int argc, char **argv)
 {
 	struct config cfg;
+	struct front f;
+	char peer[80];
 	int r;
 
 	memset(&cfg, 0, sizeof(cfg));
+	memset(&f, 0, sizeof(f));
 	cfg.maildrop = DEFAULT_MAILDROP;
+	cfg.login_timeout = DEFAULT_LOGIN_TIMEOUT;
+	cfg.front_user = FRONT_USER;
 	cfg.timeout = DEFAULT_TIMEOUT;
 	cfg.fail_delay = DEFAULT_FAIL_DELAY;
 	cfg.auth.min_uid = DEFAULT_MIN_UID;
 	openlog("pop3d", LOG_PID | LOG_NDELAY, LOG_MAIL);
 	(void)signal(SIGPIPE, SIG_IGN);
-#if !defined(__SANITIZE_ADDRESS__)
-	/* the TLS key and passwords pass through this process: no core
-	   dump and no ptrace by the user it becomes, whatever
-	   fs.suid_dumpable says (LeakSanitizer needs it, hence the #if) */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
-		syslog(LOG_WARNING, "prctl(PR_SET_DUMPABLE): %s",
-		    strerror(errno));
-#endif
+	/* passwords pass through this process: no core dump and no
+	   ptrace, whatever fs.suid_dumpable says (again after each change
+	   of credentials, which resets it) */
+	{
+		const char *why;
+		(void)auth_no_dump(&why);
+	}
 	if ((r = parse_options(argc, argv, &cfg)) >= 0)
 		return r;
 	if (cfg.recover)
@@ -1620,9 +1553,30 @@ main(int argc, char **argv)
 		startup_error("cannot initialise OpenSSL");
 		return EXIT_INTERNAL;
 	}
+	cfg.separate = geteuid() == 0 && cfg.check_user == NULL;
 	if ((r = check_setup(&cfg)) >= 0)
 		return r;
 	if (cfg.check_user != NULL)
 		return run_check_user(&cfg);
-	return run_session(&cfg);
+	/* replies are corked per input batch already; Nagle would hold a
+	   small last write (a TLS record after a NewSessionTicket, the end
+	   of a RETR) for the client's delayed ACK, 40 ms a time.  Not TCP
+	   (a pipe, a unix socket): nothing to do, so the error is moot. */
+	(void)setsockopt(1, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 },
+	    sizeof(int));
+	peer_address(peer, sizeof(peer));
+	if (!cfg.separate)
+		return run_single(&cfg, peer);
+	if (front_check(&cfg, &f) != 0)
+		return EXIT_SETUP;
+	switch (front_fork(&f)) {
+	case -1:
+		startup_error("cannot start the pre-authentication process: "
+		    "%s", strerror(errno));
+		return EXIT_INTERNAL;
+	case 0:
+		run_front(&cfg, &f, peer);
+	default:
+		return run_root(&cfg, &f, peer);
+	}
 }

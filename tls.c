@@ -244,6 +244,12 @@ tls_write(struct tls *t, const void *buf, size_t len, int timeout_ms)
 }
 
 int
+tls_pending(const struct tls *t)
+{
+	return t != NULL && t->active && SSL_pending(t->ssl) > 0;
+}
+
+int
 tls_active(const struct tls *t)
 {
 	return t != NULL && t->active;

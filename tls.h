@@ -31,6 +31,9 @@ ssize_t tls_read(struct tls *t, void *buf, size_t len, int timeout_ms);
 ssize_t tls_write(struct tls *t, const void *buf, size_t len,
     int timeout_ms);
 
+/* Does OpenSSL hold decrypted bytes not read yet (poll cannot see)? */
+int tls_pending(const struct tls *t);
+
 /* Is a TLS session running (after a successful tls_start)? */
 int tls_active(const struct tls *t);
 

@@ -72,6 +72,7 @@ USER, USER0 = "pop3bench", "pop3bench0"   # USER0's mailbox is empty
 # sha512crypt hash: pop3d's peak RSS without yescrypt's 16 MB
 USERX = "pop3benchx"
 UID, UID0, POPA3D_UID = 5301, 5303, 5302
+FRONT_UID = 5304    # pop3d's --front-user, when the host has none
 PASSWORD = "bench-secret"
 SPOOL = os.path.join(WORK, "spool")
 HOMES = os.path.join(WORK, "home")
@@ -314,6 +315,14 @@ def setup_namespace(peers, pwhash):
                       % (POPA3D_UID, POPA3D_UID))
         shadow.append("popa3d:*:%d:0:99999:7:::\n" % day)
         group.append("popa3d:x:%d:\n" % POPA3D_UID)
+    # pop3d's pre-authentication process runs as pop3d, chrooted to an
+    # empty directory (README "Security"), as make install-front makes
+    if not any(l.startswith("pop3d:") for l in passwd):
+        passwd.append("pop3d:x:%d:%d:pop3d front:/nonexistent:"
+                      "/usr/sbin/nologin\n" % (FRONT_UID, FRONT_UID))
+        shadow.append("pop3d:*:%d:0:99999:7:::\n" % day)
+        group.append("pop3d:x:%d:\n" % FRONT_UID)
+    os.makedirs("/var/lib/pop3d/empty", mode=0o755, exist_ok=True)
     for name, lines, mode in (("passwd", passwd, 0o644),
                               ("shadow", shadow, 0o640),
                               ("group", group, 0o644)):

@@ -41,8 +41,12 @@ setup() {
 	    stunnel.conf.example pop3d.socket pop3d@.service; do
 		cmp "$EXAMPLES/$f" "$T/root/usr/share/doc/pop3d/$f"
 	done
-	# nothing outside DESTDIR/usr
-	[ "$(ls "$T/root")" = usr ]
+	# nothing outside DESTDIR/usr but the pre-authentication process's
+	# empty chroot directory (README "Security")
+	[ "$(ls "$T/root" | tr '\n' ' ')" = "usr var " ]
+	[ -d "$T/root/var/lib/pop3d/empty" ]
+	[ -z "$(ls -A "$T/root/var/lib/pop3d/empty")" ]
+	[ "$(stat -c %a "$T/root/var/lib/pop3d/empty")" = 755 ]
 	run find "$T/root" -type f
 	[ "${#lines[@]}" -eq 8 ]
 }

@@ -200,7 +200,10 @@ class Sweep:
                 "-d", "0"]
         if inject is None and trace is None:
             return argv
-        st = ["strace", "-f", "-qq"]
+        # inject into the session's own process only (not -f): strace
+        # counts when=K per process, and the pre-authentication child
+        # (which writes too) must not take the fault meant for it
+        st = ["strace", "-qq"] if trace is None else ["strace", "-f", "-qq"]
         if trace is not None:
             st += ["-o", trace, "-e", "trace=" + ",".join(CALLS + ["read"]),
                    "-s", "40"]
@@ -262,14 +265,14 @@ class Sweep:
         replies, rc = run_session(self.pop3d(trace=trace), commands)
         counts = {}
         points = []
-        started = False
+        started = None
         self.mbox_fd = "3"
         with open(trace, errors="replace") as f:
             for l in f:
                 m = CALL_RE.match(l)
                 if m is None:
                     continue
-                name, rest = m.group(2), m.group(3)
+                pid, name, rest = m.group(1), m.group(2), m.group(3)
                 # the mailbox is opened in its directory's descriptor
                 fd = re.match(r'(?:AT_FDCWD, "%s"|\d+, "%s"), O_RDWR.*\) = '
                               r'(\d+)$' % (re.escape(self.mbox),
@@ -279,17 +282,22 @@ class Sweep:
                     self.mbox_fd = fd.group(1)
                 if name == "read":
                     if rest.startswith('0, "' + start_marker):
-                        started = True
+                        # PASS is read by the pre-authentication
+                        # process: the session is whoever opens the box
+                        started = "any" if from_mailbox else pid
                     continue
-                counts[name] = counts.get(name, 0) + 1
+                # strace counts when=K per process: the session's calls
+                # only (its pre-authentication process ended at login)
+                counts[pid, name] = counts.get((pid, name), 0) + 1
                 # the recovery session: from the mailbox's open on
-                if started and from_mailbox and (
+                if started == "any" and (
                         self.mbox in rest or
                         os.path.dirname(self.mbox) + '"' in rest):
-                    from_mailbox = False
-                if started and not from_mailbox:
-                    points.append((name, counts[name], rest[:90].rstrip(),
-                                   rest))
+                    started = pid
+                if started != pid:
+                    continue
+                points.append((name, counts[pid, name],
+                               rest[:90].rstrip(), rest))
         return points, replies, rc
 
     def commit_index(self, points):

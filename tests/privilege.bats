@@ -265,6 +265,7 @@ source:   system accounts
 uid/gid:  $uid/$gid
 home:     $BATS_TEST_TMPDIR
 login:    allowed (with the right password)
+privsep:  before login a process as pop3d, chrooted to /var/lib/pop3d/empty
 maildrop: $MBOX
 mailbox:  $size bytes, readable and writable, mbox format, 2 messages ($octets octets)
 fcntl:    free
