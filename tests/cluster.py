@@ -24,9 +24,10 @@ mailbox, and any client fetches them again.
 
 At the end the mailbox file is read: every delivered id must be in
 exactly one committed session or in the file, once; nothing else may be
-in either.  One summary line "sessions=... ok" or a list of faults goes
-to stdout; the exit status is 0 only with no fault.  Every wait has a
-timeout and every loop a bound; --deadline bounds the whole run.
+in either.  One summary line goes to stdout ("mda-seconds=MEAN/MAX": how
+long a delivery took), then the faults, if any; the exit status is 0 only
+with no fault.  Every wait has a timeout and every loop a bound;
+--deadline bounds the whole run.
 """
 import argparse
 import collections
@@ -64,14 +65,17 @@ class Client:
         self.sock = socket.create_connection(addr, IO_TIMEOUT,
                                              source_address=(source, 0))
         self.file = self.sock.makefile("rb")
+        self.last = "(greeting)"
 
     def line(self):
         data = self.file.readline(LINE_MAX)
         if not data.endswith(b"\r\n"):
-            raise Fault("connection ended or line cut: %r" % data[:80])
+            raise Fault("after %s: connection ended or line cut: %r" %
+                        (self.last.split()[0], data[:80]))
         return data[:-2]
 
     def cmd(self, text):
+        self.last = text
         self.sock.sendall(text.encode() + b"\r\n")
         return self.line()
 
@@ -100,6 +104,7 @@ class Run:
         self.delivered = []		# ids whose MDA exited 0
         self.mda_failed = []		# (id, status, stderr)
         self.done_deliveries = 0
+        self.mda_secs = []		# how long each delivery took
         self.committed = collections.Counter()	# id -> committed fetches
         self.refetched = 0		# RETRs of sessions whose QUIT failed
         self.count = collections.Counter()	# reply kinds, greetings' hosts
@@ -113,6 +118,7 @@ class Run:
     # ---- deliveries
     def deliver(self, k):
         cmd = self.opt.mda[k % len(self.opt.mda)]
+        t0 = time.monotonic()
         try:
             p = subprocess.run(["sh", "-c", cmd], input=message(k),
                                capture_output=True, timeout=MDA_TIMEOUT)
@@ -120,6 +126,7 @@ class Run:
         except subprocess.TimeoutExpired:
             status, err = "timeout", b""
         with self.lock:
+            self.mda_secs.append(time.monotonic() - t0)
             if status == 0:
                 self.delivered.append(k)
             else:
@@ -282,15 +289,17 @@ def main():
     secs = time.monotonic() - start
     left = mailbox_ids(opt.mbox)
     faults = check(run, left)
+    mean = sum(run.mda_secs) / max(1, len(run.mda_secs))
+    worst = max(run.mda_secs, default=0.0)
     c = run.count
     hosts = " ".join("%s=%d" % (k[5:], v) for k, v in sorted(c.items())
                      if k.startswith("host "))
     print("sessions=%d ok=%d in-use=%d sys-temp=%d gave-up=%d "
           "delivered=%d fetched=%d left=%d refetched=%d seconds=%.1f "
-          "hosts: %s" %
+          "mda-seconds=%.2f/%.2f hosts: %s" %
           (opt.sessions, c["ok"], c["in-use"], c["sys-temp"], c["gave up"],
            len(run.delivered), sum(run.committed.values()),
-           sum(left.values()), run.refetched, secs, hosts))
+           sum(left.values()), run.refetched, secs, mean, worst, hosts))
     for f in faults[:40]:
         print("FAULT " + f)
     sys.exit(1 if faults else 0)
