@@ -14,10 +14,12 @@ interleave, then connects from SOURCE-NET.(j % 250 + 1), logs in with
 USER/PASS, RETRs every message, DELEs every message and QUITs (RFC 1939).
 At most --parallel sessions are open at once.
 
-A login answered "-ERR [IN-USE]", or a login, RETR or QUIT answered
+A login answered "-ERR [IN-USE]", a login, RETR or QUIT answered
 "-ERR [SYS/TEMP]" (RFC 2449 and RFC 3206: the maildrop was locked, or
-changed by another session, so nothing was deleted) is counted and the
-session is tried again, at most MAX_TRIES times.  A message counts as
+changed by another session, so nothing was deleted), or a RETR cut off
+by the end of the connection (the message changed while it was sent:
+pop3d ends the session, deleting nothing) is counted and the session is
+tried again, at most MAX_TRIES times.  A message counts as
 fetched only by a session whose QUIT answered +OK: that session deleted
 it.  The messages of a session whose QUIT failed are still in the
 mailbox, and any client fetches them again.
@@ -58,6 +60,10 @@ class Fault(Exception):
     pass
 
 
+class Ended(Fault):
+    """The server closed the connection."""
+
+
 class Client:
     """One POP3 connection, line by line (RFC 1939 replies)."""
 
@@ -70,7 +76,7 @@ class Client:
     def line(self):
         data = self.file.readline(LINE_MAX)
         if not data.endswith(b"\r\n"):
-            raise Fault("after %s: connection ended or line cut: %r" %
+            raise (Ended if len(data) < LINE_MAX else Fault)("after %s: connection ended or line cut: %r" %
                         (self.last.split()[0], data[:80]))
         return data[:-2]
 
@@ -168,7 +174,15 @@ class Run:
             n = int(r.split()[1])
             got = []
             for i in range(1, n + 1):
-                r = c.cmd("RETR %d" % i)
+                try:
+                    r = c.cmd("RETR %d" % i)
+                    body = c.multi() if r.startswith(b"+OK") else None
+                except Ended:
+                    # changed while it was sent: pop3d cuts the reply
+                    # and ends the session, deleting nothing
+                    with self.lock:
+                        self.refetched += len(got)
+                    return "cut"
                 if r.startswith(b"-ERR [SYS/TEMP]"):
                     # changed under the session (RFC 3206): nothing is
                     # deleted yet; end it and come back
@@ -178,7 +192,7 @@ class Run:
                     return "sys-temp"
                 if not r.startswith(b"+OK"):
                     raise Fault("RETR %d: %r" % (i, r))
-                ids = [int(x) for x in ID_RE.findall(b"\n".join(c.multi()))]
+                ids = [int(x) for x in ID_RE.findall(b"\n".join(body))]
                 if len(ids) != 1:
                     raise Fault("RETR %d: ids %r" % (i, ids))
                 got.append(ids[0])
@@ -294,10 +308,11 @@ def main():
     c = run.count
     hosts = " ".join("%s=%d" % (k[5:], v) for k, v in sorted(c.items())
                      if k.startswith("host "))
-    print("sessions=%d ok=%d in-use=%d sys-temp=%d gave-up=%d "
+    print("sessions=%d ok=%d in-use=%d sys-temp=%d cut=%d gave-up=%d "
           "delivered=%d fetched=%d left=%d refetched=%d seconds=%.1f "
           "mda-seconds=%.2f/%.2f hosts: %s" %
-          (opt.sessions, c["ok"], c["in-use"], c["sys-temp"], c["gave up"],
+          (opt.sessions, c["ok"], c["in-use"], c["sys-temp"], c["cut"],
+           c["gave up"],
            len(run.delivered), sum(run.committed.values()),
            sum(left.values()), run.refetched, secs, mean, worst, hosts))
     for f in faults[:40]:
