@@ -42,14 +42,14 @@ setup() {
 		command -v "$c" >/dev/null || skip "$c is not installed"
 	done
 	[ "$(id -u)" = 0 ] || skip "needs root (namespaces)"
+	# unique names: ip netns names are global to the machine
+	NS=p3cl$$
+	CL=$BATS_TEST_TMPDIR/cluster
 	setup_mail_spool
 	: > "$MBOX"
 	mail_spool_owner
 	printf 'alice:%s\n' "$PASSWORD" > "$BATS_TEST_TMPDIR/apop"
 	chmod 600 "$BATS_TEST_TMPDIR/apop"
-	# unique names: ip netns names are global to the machine
-	NS=p3cl$$
-	CL=$BATS_TEST_TMPDIR/cluster
 	mkdir -p "$CL"
 	chmod 755 "$CL"
 	if "$POP3D" --help 2>&1 | grep -q proxy-from; then
@@ -61,6 +61,7 @@ setup() {
 
 teardown() {
 	local h
+	[ -n "${NS:-}" ] || return 0	# skipped before anything started
 	for h in a b; do
 		stop_host "$h"
 	done
@@ -100,7 +101,7 @@ make_network() {
 # the host's PID namespace.  $CL/H/host.pid is xinetd's pid as this
 # namespace sees it (its own pid file says 1).
 start_host() {
-	local h=$1 balancer=$2 dir=$CL/$1 args i pid
+	local h=$1 balancer=$2 dir=$CL/$1 args i pid upid
 	mkdir -p "$dir"
 	: > "$dir/syslog"
 	python3 "$TESTS/syslogd.py" "$dir/log.sock" "$dir/syslog" 3>&- &
@@ -109,9 +110,13 @@ start_host() {
 	args="-m $SPOOL/%u -p $PASSWD -a $BATS_TEST_TMPDIR/apop -d 0"
 	[ -z "$SEND_PROXY" ] || args="$args --proxy-from=$balancer"
 	# every connection comes from the balancer: xinetd's per_source
-	# would count them all as one client
+	# would count them all as one client.  An ASan build's reports go to
+	# files (fd 2 is the client), checked at the end.
+	mkdir -p "$dir/asan"
+	chmod 1777 "$dir/asan"
 	python3 "$TESTS/launch-xinetd-conf.py" "$TESTS/../xinetd.conf.example" \
 	    "$POP3D" --set bind=0.0.0.0 --set per_source=UNLIMITED \
+	    --set env="ASAN_OPTIONS=log_path=$dir/asan/report" \
 	    "pop3-plain:pop3:110:+$args" > "$dir/xinetd.conf" || return 1
 	for ((i = 0; i < 50; i++)); do
 		[ -S "$dir/log.sock" ] && break
@@ -122,16 +127,20 @@ start_host() {
 	    exec xinetd -dontfork -f "$2" -pidfile "$3" -filelog "$4"' \
 	    "pop$h" "$dir/log.sock" "$dir/xinetd.conf" "$dir/xinetd.pid" \
 	    "$dir/xinetd.log" 3>&- &
-	echo $! > "$dir/unshare.pid"
+	upid=$!
+	echo "$upid" > "$dir/unshare.pid"
 	for ((i = 0; i < 100; i++)); do
-		pid=$(cat "/proc/$(cat "$dir/unshare.pid")/task/$(cat "$dir/unshare.pid")/children" 2>/dev/null)
+		pid=$(cat "/proc/$upid/task/$upid/children" 2>/dev/null)
 		pid=${pid%% *}
+		[ -n "$pid" ] && echo "$pid" > "$dir/host.pid"
 		[ -n "$pid" ] && [ -s "$dir/xinetd.pid" ] &&
-		    grep -q 'Started working' "$dir/xinetd.log" 2>/dev/null && break
+		    grep -q 'Started working' "$dir/xinetd.log" 2>/dev/null &&
+		    return 0
 		sleep 0.1
 	done
-	[ -n "$pid" ] || { echo "host pop$h did not start" >&2; return 1; }
-	echo "$pid" > "$dir/host.pid"
+	echo "host pop$h did not start" >&2
+	cat "$dir/xinetd.log" >&2
+	return 1
 }
 
 # stop_host H: xinetd is the PID namespace's init: when it ends, the
@@ -203,6 +212,12 @@ procmail_rc_for() {
 	# the mailbox as Debian keeps it; no lock, journal or temp file left
 	[ "$(stat -c %u:%G:%a "$MBOX")" = "$TEST_UID:mail:660" ]
 	assert_clean_spool
+	for h in a b; do
+		if [ -n "$(ls -A "$CL/$h/asan")" ]; then
+			head -40 "$CL/$h/asan/"*
+			return 1
+		fi
+	done
 	# each host logged its own sessions' peers: with PROXY the clients'
 	# addresses and never the balancer's, else the balancer's address on
 	# that host's link (start_haproxy's probe came from 127.0.0.1)
