@@ -209,6 +209,11 @@ procmail_rc_for() {
 	[[ "${lines[0]}" == "sessions=300 ok=300 "* ]]
 	# both hosts served, under their own names
 	[[ "${lines[0]}" =~ hosts:\ popa=[0-9]+\ popb=[0-9]+$ ]]
+	# the hosts' pid spaces overlap (the same pid served sessions on
+	# both), so only the host part of a dotlock's `pid host` tells whose
+	# lock it is
+	[ -n "$(comm -12 <(grep -o 'pop3d\[[0-9]*\]' "$CL/a/syslog" | sort -u) \
+	    <(grep -o 'pop3d\[[0-9]*\]' "$CL/b/syslog" | sort -u))" ]
 	# the mailbox as Debian keeps it; no lock, journal or temp file left
 	[ "$(stat -c %u:%G:%a "$MBOX")" = "$TEST_UID:mail:660" ]
 	assert_clean_spool
