@@ -148,7 +148,7 @@ class Run:
 
     # ---- sessions
     def session_once(self, j):
-        """One attempt: "ok", "in-use" or "sys-temp"."""
+        """One attempt: "ok", "in-use", "sys-temp" or "cut"."""
         src = "%s.%d" % (self.opt.source_net, j % 250 + 1)
         c = Client(self.opt.addr, src)
         try:
@@ -185,8 +185,11 @@ class Run:
                     return "cut"
                 if r.startswith(b"-ERR [SYS/TEMP]"):
                     # changed under the session (RFC 3206): nothing is
-                    # deleted yet; end it and come back
-                    c.cmd("QUIT")
+                    # deleted yet; end it (if pop3d has not) and come back
+                    try:
+                        c.cmd("QUIT")
+                    except Ended:
+                        pass
                     with self.lock:
                         self.refetched += len(got)
                     return "sys-temp"
@@ -204,7 +207,6 @@ class Run:
             with self.lock:
                 if r.startswith(b"+OK"):
                     self.committed.update(got)
-                    self.count["committed messages"] += len(got)
                     return "ok"
                 if r.startswith(b"-ERR [SYS/TEMP]"):
                     self.refetched += len(got)
