@@ -150,13 +150,6 @@ stop_host() {
 	stop_pidfile "$CL/$1/unshare.pid"
 }
 
-# on_host H CMD...: run CMD on host popH (its network, name, pids, mounts).
-on_host() {
-	local h=$1
-	shift
-	nsenter -t "$(cat "$CL/$h/host.pid")" -n -u -p -m -- "$@"
-}
-
 start_haproxy() {
 	cat > "$CL/haproxy.cfg" <<-EOF
 	global
