@@ -2,14 +2,16 @@
 """Make a test xinetd config from xinetd.conf.example.
 
     launch-xinetd-conf.py EXAMPLE SERVER [--map OLD=NEW]... \\
-        SERVICE:NAME:PORT:ARGS...
+        [--set ATTR=VALUE]... SERVICE:NAME:PORT:ARGS...
 
 For each SERVICE:NAME:PORT:ARGS the block "service SERVICE" of EXAMPLE is
 copied as "service NAME" listening on 127.0.0.1:PORT (type UNLISTED, so
 the port need not match /etc/services), with "server" set to SERVER,
 "disable = no" and "cps" raised so a test's burst of connections never
-switches it off.  ARGS: "+TEXT" keeps the example's server_args (with
-every --map OLD=NEW applied) and appends TEXT; "=TEXT" replaces them.
+switches it off; each --set ATTR=VALUE overrides one of these or any
+other attribute of the block (bind, per_source, ...).  ARGS: "+TEXT"
+keeps the example's server_args (with every --map OLD=NEW applied) and
+appends TEXT; "=TEXT" replaces them.
 Every other attribute (socket_type, wait, user, instances, ...) stays as
 the example has it, so the test runs what a sysadmin would install.  The
 config goes to stdout.
@@ -40,19 +42,23 @@ def main():
     if len(args) < 3:
         sys.exit(__doc__)
     example, server = args[0], args[1]
-    maps, specs = [], []
+    maps, specs, sets = [], [], {}
     rest = args[2:]
     while rest:
         a = rest.pop(0)
         if a == "--map":
             old, new = rest.pop(0).split("=", 1)
             maps.append((old, new))
+        elif a == "--set":
+            attr, value = rest.pop(0).split("=", 1)
+            sets[attr] = value
         else:
             specs.append(a)
     with open(example) as f:
         svc = blocks(f.read())
     forced = {"disable": "no", "type": "UNLISTED", "server": server,
               "bind": "127.0.0.1", "flags": "IPv4", "cps": "10000 1"}
+    forced.update(sets)
     for spec in specs:
         service, name, port, sargs = spec.split(":", 3)
         if service not in svc:
