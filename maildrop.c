@@ -26,6 +26,7 @@
 #include <time.h>
 #include <pthread.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
@@ -166,13 +167,12 @@ pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-static int
-fsync_dir_of(const char *path)
+/* The directory part of path (".", "/" or a prefix), into dir. */
+static void
+dir_of(const char *path, char dir[PATH_MAX])
 {
-	char dir[PATH_MAX];
 	const char *slash = strrchr(path, '/');
 	size_t len;
-	int fd, r;
 
 	if (slash == NULL)
 		len = 0;
@@ -186,6 +186,15 @@ fsync_dir_of(const char *path)
 		memcpy(dir, path, len);
 		dir[len] = '\0';
 	}
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char dir[PATH_MAX];
+	int fd, r;
+
+	dir_of(path, dir);
 	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return -1;
 	r = fsync(fd);
@@ -329,18 +338,38 @@ dotlock_pid(const struct maildrop *md, int *local)
 	return pid;
 }
 
+/* When this host booted (btime in /proc/stat, see proc(5)); 0 if unknown. */
+static time_t
+boot_time(void)
+{
+	char line[256];
+	long long bt = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/stat", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL &&
+	    sscanf(line, "btime %lld", &bt) != 1)
+		;
+	(void)fclose(f);
+	return bt > 0 ? (time_t)bt : 0;
+}
+
 /*
  * As liblockfile judges it: a lock naming a process of this host is
  * stale exactly when that process is gone; any other lock (no pid, as
  * procmail and plain dotlockfile write, or another host's) when it is
  * older than stale_secs.  "now" is the mtime of our own temporary file,
  * so clock skew with an NFS server is moot.  Holders of long locks keep
- * them fresh (see lock_refresh).
+ * them fresh (see lock_refresh).  A lock of this host, or one naming no
+ * host, that is older than this boot is stale whatever pid it names:
+ * its holder died with the power, and the pid may belong to anyone now.
  */
 static int
 dotlock_stale(const struct maildrop *md, time_t now, long *dead)
 {
 	struct stat st;
+	time_t boot;
 	long pid;
 	int local;
 
@@ -348,6 +377,9 @@ dotlock_stale(const struct maildrop *md, time_t now, long *dead)
 	if (lstat(md->lockpath, &st) != 0)
 		return 0;
 	pid = dotlock_pid(md, &local);
+	boot = boot_time();
+	if ((pid == 0 || local) && boot > 0 && st.st_mtime < boot)
+		return 1;
 	if (pid > 0 && local) {
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			return 0;
@@ -368,8 +400,57 @@ dotlock_unique(const struct maildrop *md, long pid, const char *host,
 }
 
 /*
+ * Unique files of this host's lockers that no process owns any more:
+ * their pid is gone, or they are older than this boot (a power cut
+ * between creating one and removing it).  Called holding the dotlock,
+ * in the spool group; a live locker's file is fresh and its pid alive.
+ */
+static void
+dotlock_sweep_unique(const struct maildrop *md, const char *host)
+{
+	char dir[PATH_MAX], *end;
+	const char *base = strrchr(md->lockpath, '/'), *name;
+	size_t blen;
+	struct dirent *de;
+	struct stat st;
+	time_t boot = boot_time();
+	long pid;
+	DIR *d;
+
+	base = base == NULL ? md->lockpath : base + 1;
+	blen = strlen(base);
+	dir_of(md->lockpath, dir);
+	if ((d = opendir(dir)) == NULL) {
+		syslog(LOG_WARNING, "opendir %s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		name = de->d_name;
+		if (strncmp(name, base, blen) != 0 || name[blen] != '.')
+			continue;
+		errno = 0;
+		pid = strtol(name + blen + 1, &end, 10);
+		if (errno != 0 || end == name + blen + 1 || *end != '.' ||
+		    strcmp(end + 1, host) != 0 || pid <= 0 ||
+		    pid == (long)getpid() ||
+		    fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (!(boot > 0 && st.st_mtime < boot) &&
+		    (pid > INT_MAX || kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		if (unlinkat(dirfd(d), name, 0) == 0)
+			syslog(LOG_NOTICE, "removed %s/%s, left by a dead "
+			    "locker", dir, name);
+	}
+	(void)closedir(d);
+}
+
+/*
  * liblockfile's NFS-safe way: create a unique file, link() it to
- * PATH.lock and trust the link count, not link()'s return value.
+ * PATH.lock and trust the link count, not link()'s return value.  Its
+ * content is fsynced before the link, so a power cut never leaves an
+ * empty PATH.lock (which others would respect for stale_secs).
  */
 static enum trylock
 dotlock_try(struct maildrop *md)
@@ -403,7 +484,8 @@ dotlock_try(struct maildrop *md)
 		syslog(LOG_ERR, "create %s: %s", tmp, strerror(errno));
 		return TRY_ERR;
 	}
-	if (write(fd, content, (size_t)len) != len || close(fd) != 0) {
+	if (write(fd, content, (size_t)len) != len || fsync(fd) != 0 ||
+	    close(fd) != 0) {
 		syslog(LOG_ERR, "write %s: %s", tmp, strerror(errno));
 		(void)unlink(tmp);
 		(void)spool_lower(md);
@@ -416,6 +498,7 @@ dotlock_try(struct maildrop *md)
 		r = TRY_ERR;
 	} else if (linked || st.st_nlink == 2) {
 		r = TRY_OK;
+		dotlock_sweep_unique(md, host);
 	} else if (saved != EEXIST) {
 		/* not "someone holds it": a full disk, an I/O error, or a
 		   file system without hard links; waiting will not help */
