@@ -459,7 +459,7 @@ dotlock_try(struct maildrop *md)
 	enum trylock r = TRY_BUSY;
 	struct stat st;
 	long dead;
-	int fd, len, saved, linked;
+	int fd, len, saved, linked, failed;
 
 	if (gethostname(host, sizeof(host)) != 0)
 		memcpy(host, "localhost", 10);
@@ -484,9 +484,14 @@ dotlock_try(struct maildrop *md)
 		syslog(LOG_ERR, "create %s: %s", tmp, strerror(errno));
 		return TRY_ERR;
 	}
-	if (write(fd, content, (size_t)len) != len || fsync(fd) != 0 ||
-	    close(fd) != 0) {
-		syslog(LOG_ERR, "write %s: %s", tmp, strerror(errno));
+	failed = write(fd, content, (size_t)len) != len || fsync(fd) != 0;
+	saved = errno;
+	if (close(fd) != 0 && !failed) {
+		failed = 1;
+		saved = errno;
+	}
+	if (failed) {
+		syslog(LOG_ERR, "write %s: %s", tmp, strerror(saved));
 		(void)unlink(tmp);
 		(void)spool_lower(md);
 		return TRY_ERR;

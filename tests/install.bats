@@ -10,7 +10,7 @@ bats_require_minimum_version 1.5.0
 load helper
 load launch-lib
 
-FILES="Makefile pop3d.c auth.c maildrop.c tls.c auth.h maildrop.h tls.h
+FILES="Makefile pop3d.c auth.c maildrop.c tls.c auth.h maildrop.h tls.h params.h
 pop3d pop3d.8 README.md xinetd.conf.example inetd.conf.example
 stunnel.conf.example pop3d.socket pop3d@.service"
 
