@@ -54,7 +54,6 @@ import json
 import os
 import random
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -369,32 +368,21 @@ class Replay:
         self.delivered = a.scenario.endswith("-deliver")
         self.deliver = self.delivered and self.phase == "update"
         self.ino = None
-        self.work = os.path.abspath(a.work)
-        self.spool = os.path.join(self.work, "spool")
-        self.mbox = os.path.join(self.spool, "alice")
-        self.truth = os.path.join(self.work, "truth.json")
-        os.makedirs(self.spool, exist_ok=True)
-        os.chmod(self.work, 0o755)
-        os.chown(self.spool, UID, GID)
-        os.chmod(self.spool, 0o755)
-        pw = subprocess.run(["openssl", "passwd", "-6", "-salt", "crash",
-                             "secret"], capture_output=True, check=True,
-                            text=True).stdout.strip()
-        self.passwd = os.path.join(self.work, "passwd")
-        with open(self.passwd, "w") as f:
-            f.write("alice:%s:%d:%d:Alice:%s:/bin/sh\n" %
-                    (pw, UID, GID, self.work))
-        mbox_lib.gen(self.spec, os.path.join(self.work, "orig"), self.truth,
-                     a.seed)
-        with open(os.path.join(self.work, "truth.orig"), "rb") as f:
-            self.orig = f.read()
+        # the spool, passwd file, mailbox and truth as the sweeps make them
+        self.fix = sweep_lib.Sweep(argparse.Namespace(
+            work=a.work, spec=self.spec, seed=a.seed,
+            dele=",".join(str(n) for n in self.dele)))
+        self.work, self.spool, self.mbox = (self.fix.work, self.fix.spool,
+                                            self.fix.mbox)
+        self.truth, self.passwd, self.orig = (self.fix.truth,
+                                              self.fix.passwd,
+                                              self.fix.orig)
         self.delivery = os.path.join(self.work, "delivery")
         with open(self.delivery, "wb") as f:
             f.write(DELIVERY)
         with open("/proc/stat") as f:
             self.btime = int(re.search(r"^btime (\d+)$", f.read(),
                                        re.M).group(1))
-        self.host = os.uname().nodename
         self.sleeper = subprocess.Popen(["sleep", "3600"])
         self.counts = dict.fromkeys(("states", "distinct", "checked",
                                      "deleted", "kept", "lost",
@@ -421,14 +409,7 @@ class Replay:
 
     def write_mbox(self, content):
         """In place: the mailbox keeps its inode (the journal names it)."""
-        fd = os.open(self.mbox, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
-                     0o600)
-        try:
-            os.write(fd, content)
-        finally:
-            os.close(fd)
-        os.chown(self.mbox, UID, GID)
-        os.chmod(self.mbox, 0o600)
+        self.fix.write_in_place(content)
 
     def snapshot(self):
         """The spool as (name -> (ino, bytes, mode)) model inodes."""
