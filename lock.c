@@ -296,12 +296,13 @@ static long
 unique_pid(const struct maildrop *md, const char *name, const char *host)
 {
 	size_t blen = strlen(md->f.lockname);
-	const char *p = name + blen + 1;
+	const char *p;
 	char *end;
 	long pid;
 
 	if (strncmp(name, md->f.lockname, blen) != 0 || name[blen] != '.')
 		return 0;
+	p = name + blen + 1;
 	errno = 0;
 	pid = strtol(p, &end, 10);
 	if (errno != 0 || end == p || *end != '.' ||
@@ -326,10 +327,10 @@ unique_abandoned(const struct maildrop *md, const char *name, long pid)
 }
 
 /*
- * Remove the unique files that this host's lockers killed (or cut by
- * the power) between creating them and removing them left behind.
- * Called holding the dotlock, in the spool group; a live locker's file
- * is fresh and its pid alive, another host's is left to that host.
+ * Remove the unique files this host's lockers left behind when a kill or
+ * a power cut came between creating and removing them.  Called holding
+ * the dotlock, in the spool group; a live locker's file is fresh and its
+ * pid alive, and another host's is left to that host.
  */
 static void
 dotlock_sweep_unique(struct maildrop *md, const char *host)
