@@ -89,10 +89,11 @@ SCENARIOS = {
     "dele-last": ("s,m,s,m,s", [5], "update"),
     # the update killed (SIGKILL) at the first CALL after AFTER, then
     # the recovery recorded: right after the commit (the directory fsync
-    # after the journal's rename), or once the file is cut (the journal's
-    # unlink after the ftruncate)
-    "recover": ("s,m,s,m,s", [1, 3], ("fsync", "rename")),
-    "recover-cut": ("s,m,s,m,s", [1, 3], ("unlink", "ftruncate")),
+    # after the journal's renameat), or once the file is cut (the
+    # journal's unlinkat after the ftruncate); pop3d names its files in
+    # the mailbox's directory descriptor, so these are the *at calls
+    "recover": ("s,m,s,m,s", [1, 3], ("fsync", "renameat")),
+    "recover-cut": ("s,m,s,m,s", [1, 3], ("unlinkat", "ftruncate")),
 }
 DELIVERY = (b"Subject: delivered after the power cut\n"
             b"Message-ID: <crashstate@example.org>\n\n"
@@ -475,6 +476,9 @@ class Replay:
         self.login(self.traced(trace), self.dele)
         names = [c[0] for c in read_trace(trace, failed=True)]
         os.unlink(trace)
+        if after not in names or call not in names[names.index(after):]:
+            raise SystemExit("the update made no %s after %s" % (call,
+                                                                 after))
         for n in os.listdir(self.spool):
             if n != "alice":
                 os.unlink(os.path.join(self.spool, n))
