@@ -144,9 +144,9 @@ def arg_fd(a):
     return m.group(1), unhex(m.group(2)).decode("latin-1")
 
 
-def read_trace(path, failed=False):
+def read_trace(path, failed=False, pids=False):
     """Successful calls (and failed ones too if asked) as (name, args,
-    ret, retpath), in order."""
+    ret, retpath), and the caller's pid if asked, in order."""
     pending = {}
     calls = []
     with open(path, errors="replace") as f:
@@ -166,7 +166,8 @@ def read_trace(path, failed=False):
             rp = m.group(5)
             calls.append((m.group(2), split_args(m.group(3)),
                           int(m.group(4)),
-                          unhex(rp[1:-1]).decode("latin-1") if rp else None))
+                          unhex(rp[1:-1]).decode("latin-1") if rp else None)
+                         + ((m.group(1),) if pids else ()))
     return calls
 
 
@@ -454,6 +455,8 @@ class Replay:
         if self.phase != "update":
             # the update killed at that point (the page cache intact)
             replies, rc = self.login(self.pop3d_kill(trace), self.dele)
+            if rc not in (-9, 137):
+                raise SystemExit("the update was not killed (%r)" % rc)
             if self.delivered:
                 self.append_delivery()
             initial = self.snapshot()
@@ -471,10 +474,12 @@ class Replay:
 
     def pop3d_kill(self, trace):
         """pop3d killed at the scenario's point, found in a traced run
-        (strace's when= counts failed calls too)."""
+        (strace's when= counts failed calls too, per process: only the
+        session's own calls are counted, and only it is injected)."""
         call, after = self.phase
         self.login(self.traced(trace), self.dele)
-        names = [c[0] for c in read_trace(trace, failed=True)]
+        calls = read_trace(trace, failed=True, pids=True)
+        names = [c[0] for c in calls]
         os.unlink(trace)
         if after not in names or call not in names[names.index(after):]:
             raise SystemExit("the update made no %s after %s" % (call,
@@ -484,9 +489,11 @@ class Replay:
                 os.unlink(os.path.join(self.spool, n))
         self.write_mbox(self.orig)
         at = names.index(call, names.index(after))
-        return ["strace", "-f", "-qq", "-o", "/dev/null", "-e",
-                "inject=%s:signal=SIGKILL:when=%d" % (
-                    call, names[:at + 1].count(call)), "--"] + self.pop3d()
+        pid = calls[at][4]
+        when = sum(1 for c in calls[:at + 1] if c[0] == call and c[4] == pid)
+        return ["strace", "-qq", "-o", "/dev/null", "-e",
+                "inject=%s:signal=SIGKILL:when=%d" % (call, when),
+                "--"] + self.pop3d()
 
     def append_delivery(self):
         """As an MDA appends once it has broken the dead holder's lock."""
