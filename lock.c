@@ -20,6 +20,7 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "md.h"
@@ -176,13 +177,39 @@ dotlock_pid(const struct maildrop *md, int *local)
 	return pid;
 }
 
+/* When this host booted (btime in /proc/stat, see proc(5)); 0 if unknown. */
+static time_t
+boot_time(void)
+{
+	char line[PROC_STAT_LINE];
+	long long bt = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/stat", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL &&
+	    sscanf(line, "btime %lld", &bt) != 1)
+		;
+	(void)fclose(f);
+	return bt > 0 ? (time_t)bt : 0;
+}
+
+/* Older than this boot: its maker died with the power, or before. */
+static int
+before_boot(const struct maildrop *md, const struct stat *st)
+{
+	return md->lk.boot > 0 && st->st_mtime < md->lk.boot;
+}
+
 /*
  * As liblockfile judges it: a lock naming a process of this host is
  * stale exactly when that process is gone; any other lock (no pid, as
  * procmail and plain dotlockfile write, or another host's) when it is
  * older than stale_secs.  "now" is the mtime of our own temporary file,
  * so clock skew with an NFS server is moot.  Holders of long locks keep
- * them fresh (see md_lock_refresh).
+ * them fresh (see md_lock_refresh).  A lock of this host, or one naming
+ * no host, that is older than this boot is stale whatever pid it names:
+ * its holder died with the power, and the pid may belong to anyone now.
  */
 static int
 dotlock_stale(const struct maildrop *md, time_t now, long *dead)
@@ -196,6 +223,8 @@ dotlock_stale(const struct maildrop *md, time_t now, long *dead)
 	    AT_SYMLINK_NOFOLLOW) != 0)
 		return 0;
 	pid = dotlock_pid(md, &local);
+	if ((pid == 0 || local) && before_boot(md, &st))
+		return 1;
 	if (pid > 0 && local) {
 		if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			return 0;
@@ -224,12 +253,17 @@ this_host(char host[HOST_NAME_MAX + 1])
 	host[strcspn(host, "/")] = '\0';
 }
 
-/* Our unique file with "pid host" in it; -1 on failure (errno set). */
+/*
+ * Our unique file with "pid host" in it; -1 when it cannot be created,
+ * -2 when it cannot be written (errno set).  Its content is fsynced
+ * before the link, so a power cut never leaves an empty PATH.lock,
+ * which others would respect for stale_secs.
+ */
 static int
 dotlock_make_unique(struct maildrop *md, const char *tmp, const char *host)
 {
 	char content[DOTLOCK_CONTENT_MAX];
-	int fd, len, saved;
+	int fd, len, failed, saved;
 
 	len = snprintf(content, sizeof(content), "%ld %s\n", (long)getpid(),
 	    host);
@@ -241,14 +275,89 @@ dotlock_make_unique(struct maildrop *md, const char *tmp, const char *host)
 	    O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
-	if (write(fd, content, (size_t)len) != len || close(fd) != 0) {
+	failed = write(fd, content, (size_t)len) != len || fsync(fd) != 0;
+	saved = errno;
+	if (close(fd) != 0 && !failed) {
+		failed = 1;
 		saved = errno;
-		syslog(LOG_ERR, "write %s: %s", tmp, strerror(errno));
+	}
+	if (failed) {
+		syslog(LOG_ERR, "write %s: %s", tmp, strerror(saved));
 		(void)unlinkat(md->f.dirfd, tmp, 0);
 		errno = saved;
 		return -2;
 	}
 	return 0;
+}
+
+/* The pid in name if it is a unique file of this host's (LOCKNAME.PID.
+   HOST) other than ours, else 0. */
+static long
+unique_pid(const struct maildrop *md, const char *name, const char *host)
+{
+	size_t blen = strlen(md->f.lockname);
+	const char *p;
+	char *end;
+	long pid;
+
+	if (strncmp(name, md->f.lockname, blen) != 0 || name[blen] != '.')
+		return 0;
+	p = name + blen + 1;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno != 0 || end == p || *end != '.' ||
+	    strcmp(end + 1, host) != 0 || pid <= 0 || pid > INT_MAX ||
+	    pid == (long)getpid())
+		return 0;
+	return pid;
+}
+
+/* A unique file no process owns any more: a regular file whose pid is
+   gone, or one older than this boot (the pid may be reused). */
+static int
+unique_abandoned(const struct maildrop *md, const char *name, long pid)
+{
+	struct stat st;
+
+	if (fstatat(md->f.dirfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+	    !S_ISREG(st.st_mode))
+		return 0;
+	return before_boot(md, &st) ||
+	    (kill((pid_t)pid, 0) != 0 && errno == ESRCH);
+}
+
+/*
+ * Remove the unique files this host's lockers left behind when a kill or
+ * a power cut came between creating and removing them.  Called holding
+ * the dotlock, in the spool group; a live locker's file is fresh and its
+ * pid alive, and another host's is left to that host.
+ */
+static void
+dotlock_sweep_unique(struct maildrop *md, const char *host)
+{
+	struct dirent *de;
+	DIR *d;
+	long pid;
+	int fd;
+
+	if ((fd = openat(md->f.dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0 || (d = fdopendir(fd)) == NULL) {
+		syslog(LOG_WARNING, "read the directory of %s: %s",
+		    md->f.path, strerror(errno));
+		if (fd >= 0)
+			(void)close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = unique_pid(md, de->d_name, host)) == 0 ||
+		    !unique_abandoned(md, de->d_name, pid))
+			continue;
+		if (unlinkat(md->f.dirfd, de->d_name, 0) == 0)
+			syslog(LOG_NOTICE, "removed %s%s, left by a dead "
+			    "locker", md->f.lockpath,
+			    de->d_name + strlen(md->f.lockname));
+	}
+	(void)closedir(d);
 }
 
 /* Link our unique file to PATH.lock; trust the link count, not link()'s
@@ -313,6 +422,8 @@ dotlock_try(struct maildrop *md)
 		return TRY_ERR;
 	}
 	r = dotlock_link(md, tmp, host);
+	if (r == TRY_OK)
+		dotlock_sweep_unique(md, host);
 	if (unlinkat(md->f.dirfd, tmp, 0) != 0 && r == TRY_OK)
 		syslog(LOG_WARNING, "unlink %s: %s", tmp, strerror(errno));
 	spool_lower(md);
@@ -373,6 +484,7 @@ md_lock(struct maildrop *md, const char **why)
 	enum trylock r;
 
 	block_signals(&md->lk.oldmask);
+	md->lk.boot = boot_time();
 	(void)clock_gettime(CLOCK_MONOTONIC, &start);
 	while ((r = lock_both(md)) == TRY_BUSY) {
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);

@@ -80,6 +80,10 @@
    (64 on Linux), so this always fits. */
 #define DOTLOCK_CONTENT_MAX 128
 
+/* A line of /proc/stat as read for its btime line, which is short; a
+   longer line (intr) is read in pieces of digits, none starting "btime". */
+#define PROC_STAT_LINE	256
+
 /* Our side files next to the mailbox.  Account names ending like these
    are refused (README "Accounts"), so no account reaches another's. */
 #define LOCK_SUFFIX	".lock"

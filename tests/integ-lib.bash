@@ -7,12 +7,13 @@
 INTEG_MBOX=$TESTS/integ-mbox.py
 INTEG_SWEEP=$TESTS/integ-sweep.py
 
-# integ_sweep NAME ARGS... - one sweep in its own work directory; its
-# summary lines go to the TAP output, every failing point to the log.
+# integ_sweep NAME ARGS... - one sweep in its own work directory (under
+# $INTEG_WORK if set: another file system); its summary lines go to the
+# TAP output, every failing point to the log.
 integ_sweep() {
 	local name=$1 work
 	shift
-	work=$BATS_TEST_TMPDIR/$name
+	work=${INTEG_WORK:-$BATS_TEST_TMPDIR}/$name
 	chmod a+x "$BATS_RUN_TMPDIR" "$BATS_RUN_TMPDIR/test" "$BATS_TEST_TMPDIR"
 	run timeout 900 python3 "$INTEG_SWEEP" --pop3d "$POP3D" --work "$work" "$@"
 	printf '%s\n' "$output" | grep -E '^(#|points=)' | sed "s/^#* */# $name: /" >&3

@@ -79,10 +79,10 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 }
 
 @test "recovery kill sweep: crash after the commit, mail delivered, recovery killed at every point" {
-	# fsync #2 after QUIT: the directory fsync right after the journal's
-	# rename (COMMITTED, the marker not yet written)
+	# fsync #3 after QUIT (#1 is the dotlock's): the directory fsync
+	# right after the journal's rename (COMMITTED, no marker yet)
 	integ_sweep rec-committed --spec $MIXED --dele 1,4,8 --phase recover \
-	    --crash fsync:2 --deliver --mode kill
+	    --crash fsync:3 --deliver --mode kill
 }
 
 @test "recovery kill sweep: crash mid-rewrite (MARKED), mail delivered after the old end" {
@@ -106,7 +106,7 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 	integ_sweep rec-enospc --spec $MIXED --dele 1,4,8 --phase recover \
 	    --crash ftruncate:1 --deliver --mode ENOSPC || rc=1
 	integ_sweep rec-eio --spec $MIXED --dele 1,4,8 --phase recover \
-	    --crash fsync:2 --deliver --mode EIO || rc=1
+	    --crash fsync:3 --deliver --mode EIO || rc=1
 	return $rc
 }
 

@@ -347,27 +347,33 @@ dead_pid() {
 	echo "$pid"
 }
 
+# dele_at_once [N]: log in, delete message N (1), QUIT: all answered +OK
+# within 5 s (no lock wait), nothing left next to the mailbox
+dele_at_once() {
+	local t0=$(ms_now)
+	pop3 <<-EOF
+	$LOGIN
+	DELE ${1:-1}
+	QUIT
+	EOF
+	[ $(( $(ms_now) - t0 )) -lt 5000 ]
+	[[ "${lines[2]}" == "+OK alice has "* ]]
+	[[ "${lines[4]}" == "+OK "* ]]
+	assert_clean_spool
+}
+
 @test "a dotlock naming a dead pid (liblockfile's and pop3d's format) is broken at once, with a killed pop3d's unique file" {
 	setup_maildrop
 	syslog_start
 	integ_gen s,s,s
-	local form t0 pid
+	local form pid
 	for form in "$(dead_pid)" "$(dead_pid) $(uname -n)"; do
 		printf '%s\n' "$form" > "$MBOX.lock"
 		# what a pop3d killed between link() and unlink() leaves
 		pid=${form%% *}
 		[ "$form" = "$pid" ] ||
 		    ln "$MBOX.lock" "$MBOX.lock.$pid.$(uname -n)"
-		t0=$(ms_now)
-		pop3 <<-EOF
-		$LOGIN
-		DELE 1
-		QUIT
-		EOF
-		[ $(( $(ms_now) - t0 )) -lt 5000 ]
-		[[ "${lines[2]}" == "+OK alice has "* ]]
-		[[ "${lines[4]}" == "+OK "* ]]
-		assert_clean_spool
+		dele_at_once
 	done
 	syslog_wait "breaking stale lock $MBOX.lock"
 	syslog_stop
@@ -379,23 +385,12 @@ dead_pid() {
 	integ_gen s,s
 	: > "$MBOX.lock"
 	touch -d '10 minutes ago' "$MBOX.lock"
-	local t0=$(ms_now)
-	pop3 <<-EOF
-	$LOGIN
-	DELE 2
-	QUIT
-	EOF
-	[ $(( $(ms_now) - t0 )) -lt 5000 ]
-	[[ "${lines[4]}" == "+OK "* ]]
+	dele_at_once 2
 	integ_check --deleted 2 --expect deleted
-	assert_clean_spool
 }
 
-@test "a dotlock held by a live process: -ERR [IN-USE] after the ~10 s bound, lock and mailbox untouched" {
-	setup_maildrop
-	integ_gen s,s
-	start_sleeper
-	printf '%s\n' "$SLEEPER_PID" > "$MBOX.lock"
+# log in: -ERR [IN-USE] after the ~10 s lock wait (bounded above too)
+login_in_use() {
 	local t0=$(ms_now) took
 	pop3 <<-EOF
 	$LOGIN
@@ -404,6 +399,120 @@ dead_pid() {
 	[[ "${lines[2]}" == "-ERR [IN-USE] "* ]]
 	[ "$took" -ge 9000 ]
 	[ "$took" -lt 40000 ]
+}
+
+# ---- locks from before a power cut ----------------------------------
+
+boot_time() {
+	awk '$1 == "btime" { print $2 }' /proc/stat
+}
+
+# pop3d sees a boot $1 seconds ago: /proc/stat bind-mounted over by a copy
+# with that btime, in a private mount namespace (the host's is untouched).
+# It lets a test tell the boot rule from the 5-minute rule on a machine
+# that has been up for longer than 5 minutes.
+fake_boot() {
+	FAKE_BTIME=$(( $(date +%s) - $1 ))
+	sed "s/^btime .*/btime $FAKE_BTIME/" /proc/stat > "$BATS_TEST_TMPDIR/stat"
+	LOGWRAP=(unshare -m sh -c 'mount --bind "$0" /proc/stat && exec "$@"' \
+	    "$BATS_TEST_TMPDIR/stat")
+}
+
+@test "after a power cut: a dotlock from before the boot naming a live (reused) pid is broken at once" {
+	setup_maildrop
+	integ_gen s,s,s
+	start_sleeper
+	local form before=$(( $(boot_time) - 60 ))
+	for form in "$SLEEPER_PID" "$SLEEPER_PID $(uname -n)"; do
+		printf '%s\n' "$form" > "$MBOX.lock"
+		touch -d "@$before" "$MBOX.lock"
+		dele_at_once
+		kill -0 "$SLEEPER_PID"
+	done
+	integ_check --deleted 1,2 --expect deleted
+}
+
+@test "after a power cut: an empty dotlock from before a boot a minute ago is broken at once" {
+	setup_maildrop
+	integ_gen s,s
+	fake_boot 60
+	: > "$MBOX.lock"
+	touch -d "@$(( FAKE_BTIME - 60 ))" "$MBOX.lock"	# 2 minutes old
+	dele_at_once
+	integ_check --deleted 1 --expect deleted
+}
+
+@test "an empty dotlock younger than the boot (and than 5 minutes) is still respected: [IN-USE]" {
+	setup_maildrop
+	integ_gen s,s
+	fake_boot 120
+	: > "$MBOX.lock"
+	touch -d "@$(( FAKE_BTIME + 60 ))" "$MBOX.lock"	# 1 minute old
+	login_in_use
+	[ -e "$MBOX.lock" ] && [ ! -s "$MBOX.lock" ]
+	integ_check --expect kept
+}
+
+@test "pop3d's dotlock is never empty after a crash: its content is fsynced before link()" {
+	setup_maildrop
+	integ_gen s,s
+	local trace=$BATS_TEST_TMPDIR/trace
+	LOGWRAP=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+	    strace -f -qq -y -o "$trace" -e trace=openat,write,fsync,link,linkat --)
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	QUIT
+	EOF
+	[[ "${lines[4]}" == "+OK "* ]]
+	# each lock taken (login, QUIT): create, write "pid host", fsync, link;
+	# the unique file named by its descriptor's path (-y) or, in linkat,
+	# by its name in the mailbox's directory
+	local uniq="$MBOX.lock.[0-9]*.$(uname -n)"
+	run awk -v u="$MBOX.lock." -v n="\"${MBOX##*/}.lock." '
+	    (index($0, u) || index($0, n)) && / (write|fsync|linkat?)\(/ {
+		    sub(/^[0-9]+ +/, ""); sub(/\(.*/, ""); printf "%s ", $0 }' "$trace"
+	echo "calls on the unique file: $output"
+	[ "$output" = "write fsync linkat write fsync linkat " ]
+	grep -qE "write\([0-9]+<$uniq>, \"[0-9]+ $(uname -n)\\\\n\"" "$trace"
+	integ_check --deleted 1 --expect deleted
+	assert_clean_spool
+}
+
+@test "unique files MAILBOX.lock.PID.HOST of dead or pre-boot lockers are removed; a live one's and another host's are kept" {
+	setup_maildrop
+	integ_gen s,s
+	syslog_start
+	start_sleeper
+	local host=$(uname -n) dead=$(dead_pid) before=$(( $(boot_time) - 60 ))
+	sleep 300 &
+	local live=$!
+	printf '%s %s\n' "$dead" "$host" > "$MBOX.lock.$dead.$host"
+	printf '%s %s\n' "$SLEEPER_PID" "$host" > "$MBOX.lock.$SLEEPER_PID.$host"
+	touch -d "@$before" "$MBOX.lock.$SLEEPER_PID.$host"
+	printf '%s %s\n' "$live" "$host" > "$MBOX.lock.$live.$host"
+	printf '%s other\n' "$dead" > "$MBOX.lock.$dead.other.example"
+	pop3 <<-EOF
+	$LOGIN
+	QUIT
+	EOF
+	kill "$live"; wait "$live" || :
+	[[ "${lines[2]}" == "+OK alice has "* ]]
+	[ ! -e "$MBOX.lock.$dead.$host" ]
+	[ ! -e "$MBOX.lock.$SLEEPER_PID.$host" ]
+	[ -e "$MBOX.lock.$live.$host" ]
+	[ -e "$MBOX.lock.$dead.other.example" ]
+	[ ! -e "$MBOX.lock" ]
+	syslog_wait "removed $MBOX.lock.$dead.$host, left by a dead locker"
+	integ_check --expect kept
+}
+
+@test "a dotlock held by a live process: -ERR [IN-USE] after the ~10 s bound, lock and mailbox untouched" {
+	setup_maildrop
+	integ_gen s,s
+	start_sleeper
+	printf '%s\n' "$SLEEPER_PID" > "$MBOX.lock"
+	login_in_use
 	[ "$(cat "$MBOX.lock")" = "$SLEEPER_PID" ]
 	integ_check --expect kept
 	rm -f "$MBOX.lock"
