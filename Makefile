@@ -157,7 +157,9 @@ test: pop3d
 test-asan: pop3d-asan
 	POP3D=$(CURDIR)/pop3d-asan tests/run
 
+# as root, the pre-authentication process needs its user and chroot
 demo: pop3d
+	@[ "$$(id -u)" != 0 ] || $(MAKE) -s install-front
 	@sh tests/demo.sh ./pop3d
 
 bench: pop3d
