@@ -26,7 +26,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 
 SRCS = pop3d.c auth.c tls.c maildrop.c mbox.c lock.c proof.c emit.c uidl.c \
-       journal.c update.c mdio.c mdindex.c mdindex_file.c
+       journal.c update.c mdio.c mdindex.c mdindex_file.c persist.c
 OBJS = $(SRCS:.c=.o)
 HDRS = auth.h byteorder.h maildrop.h md.h mdindex.h tls.h params.h proxy.h \
        penalty.h
