@@ -79,6 +79,28 @@ refused() {
 	syslog_wait "index not used: $1"
 }
 
+# A traced STAT + UIDL session: $2 messages, and no read of the mailbox
+# (strace -y names each descriptor's file) -- or, with $1 = scan, reads.
+traced_login() {
+	local trace=$BATS_TEST_TMPDIR/trace saved=("${LOGWRAP[@]}")
+	LOGWRAP=("${saved[@]}" strace -f -qq -y -o "$trace" -e trace=read,pread64)
+	pop3 -- ${3:-} <<-EOF
+	$LOGIN
+	STAT
+	UIDL
+	QUIT
+	EOF
+	LOGWRAP=("${saved[@]}")
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"+OK $2 "* ]]
+	if [ "$1" = scan ]; then
+		grep -qE 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
+	else
+		grep -q 'alice.pop3d-index>' "$trace"
+		! grep -E 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
+	fi
+}
+
 # Bytes of message 2's body overwritten in place, same size.
 rewrite_same_size() {
 	python3 - "$MBOX" <<-'EOF'
@@ -100,26 +122,9 @@ rewrite_same_size() {
 	# 56 bytes a message, within the 64 a message the format allows
 	[ "$idx_size" -le $((136 + 6 * 64 + 16 + 16)) ]
 	[ "$(stat -c '%a %u' "$IDX")" = "600 $TEST_UID" ]
-	local trace=$BATS_TEST_TMPDIR/trace
-	local saved=("${LOGWRAP[@]}")
-	LOGWRAP=("${saved[@]}" strace -f -qq -y -o "$trace" -e trace=read,pread64)
-	pop3 <<-EOF
-	$LOGIN
-	STAT
-	UIDL
-	QUIT
-	EOF
-	[ "$status" -eq 0 ]
-	[[ "$output" == *"+OK 6 "* ]]
-	# the index file is read; the mailbox is not
-	grep -q 'alice.pop3d-index>' "$trace"
-	! grep -E 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
+	traced_login index 6
 	# (while a scan's reads show in the same trace)
-	pop3 -- --no-index <<< "$LOGIN
-STAT
-QUIT"
-	grep -qE 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
-	LOGWRAP=("${saved[@]}")
+	traced_login scan 6 --no-index
 	: > "$SYSLOG_FILE"
 	compare
 	! grep -q "index not used" "$SYSLOG_FILE"
@@ -347,18 +352,7 @@ QUIT"
 	QUIT
 	EOF
 	[ "$status" -eq 0 ]
-	local trace=$BATS_TEST_TMPDIR/trace
-	local saved=("${LOGWRAP[@]}")
-	LOGWRAP=("${saved[@]}" strace -f -qq -y -o "$trace" -e trace=read,pread64)
-	pop3 <<-EOF
-	$LOGIN
-	STAT
-	UIDL
-	QUIT
-	EOF
-	[[ "$output" == *"+OK 4 "* ]]
-	! grep -E 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
-	LOGWRAP=("${saved[@]}")
+	traced_login index 4
 	: > "$SYSLOG_FILE"
 	compare
 	! grep -q "index not used" "$SYSLOG_FILE"
