@@ -58,16 +58,20 @@ md_persist_free(struct maildrop *md)
 	md->px.dirfd = -1;
 }
 
-/* The index's entries into ix.msg and the digests; -1: out of memory. */
+/* The index's entries into ix.msg, and their digests when every entry
+   has one (one pass: each record is decoded once); -1: out of memory. */
 static int
 adopt_msgs(struct maildrop *md, const struct mdindex *dix)
 {
 	struct md_index *ix = &md->ix;
-	int all_digests = dix->nmsg > 0;
+	int all_digests = 1;
 
 	if ((ix->msg = calloc(dix->nmsg + 1, sizeof(*ix->msg))) == NULL)
 		return -1;
 	ix->cap = dix->nmsg + 1;
+	ix->nmsg = dix->nmsg;
+	if (md_digests_alloc(md) != 0)	/* sized by ix->nmsg */
+		return -1;
 	for (uint32_t i = 0; i < dix->nmsg; i++) {
 		struct mdindex_msg m;
 
@@ -79,19 +83,14 @@ adopt_msgs(struct maildrop *md, const struct mdindex *dix)
 		ix->msg[i].flags = (m.flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0;
 		if (!(m.flags & MDINDEX_DIGEST))
 			all_digests = 0;
+		else if (all_digests)
+			md_digest_set(md, i, m.digest, m.dup);
 	}
-	ix->nmsg = dix->nmsg;
 	ix->first = ix->nmsg > 0 && (ix->msg[0].flags & F_HIDDEN) ? 1 : 0;
 	ix->size = dix->end;
-	if (!all_digests)
-		return 0;
-	if (md_digests_alloc(md) != 0)
-		return -1;
-	for (uint32_t i = 0; i < dix->nmsg; i++) {
-		struct mdindex_msg m;
-
-		mdindex_msg_at(dix, i, &m);
-		md_digest_set(md, i, m.digest, m.dup);
+	if (!all_digests || ix->nmsg == 0) {
+		free(md->dig);	/* computed when UIDL is first asked */
+		md->dig = NULL;
 	}
 	return 0;
 }
