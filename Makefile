@@ -54,7 +54,8 @@ SRCS = \
 	update.c \
 	mdio.c \
 	mdindex.c \
-	mdindex_file.c
+	mdindex_file.c \
+	persist.c
 HDRS = $(wildcard *.h)
 
 # TLS=no: libcrypto stays (digests, MACs), libssl is not linked

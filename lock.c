@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 
 #include "md.h"
+#include "mdindex.h"
 
 enum trylock { TRY_OK, TRY_BUSY, TRY_ERR, TRY_NOPERM };
 
@@ -98,6 +99,20 @@ md_spool_writable(struct maildrop *md)
 	w = faccessat(md->f.dirfd, ".", W_OK, AT_EACCESS) == 0;
 	spool_lower(md);
 	return w;
+}
+
+/* The persistent index, written in its directory with the group raised
+   as for the journal; 0, or -1 with *why (busy: another writer). */
+int
+md_spool_store_index(struct maildrop *md, const struct mdindex *ix,
+    const struct mdindex_source *src, const char **why)
+{
+	enum mdindex_io r;
+
+	spool_raise(md);
+	r = mdindex_store(md->px.dirfd, md->px.name, ix, src, (gid_t)-1, why);
+	spool_lower(md);
+	return r == MDINDEX_IO_OK ? 0 : -1;
 }
 
 /* After the last update the group is not needed again: forget it. */
@@ -504,6 +519,24 @@ md_lock(struct maildrop *md, const char **why)
 	*why = "cannot lock the mailbox";
 	(void)sigprocmask(SIG_SETMASK, &md->lk.oldmask, NULL);
 	return MD_TEMP;
+}
+
+/* Both locks if they are free now, without waiting: for work that can
+   be skipped (writing the index), never worth a client's time. */
+enum md_status
+md_lock_try(struct maildrop *md)
+{
+	struct timespec now;
+	enum trylock r;
+
+	block_signals(&md->lk.oldmask);
+	if ((r = lock_both(md)) == TRY_OK) {
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		md->lk.touched = now.tv_sec;
+		return MD_OK;
+	}
+	(void)sigprocmask(SIG_SETMASK, &md->lk.oldmask, NULL);
+	return r == TRY_BUSY ? MD_INUSE : MD_TEMP;
 }
 
 /* A long update touches its dotlock so no one takes it for stale. */

@@ -6,9 +6,8 @@
  * finished (journal.c), the file is indexed in one streaming pass
  * (mbox.c, fingerprinted by proof.c as it is read) and unlocked again.
  * For --check-user the same path runs in a mode that changes nothing:
- * no lock is taken, no recovery is run.  A saved index (a later
- * addition) would be loaded in md_index_file and only the bytes past it
- * scanned.
+ * no lock is taken, no recovery is run.  A persistent index that
+ * proves to describe the file (persist.c) replaces the pass.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -115,6 +114,10 @@ md_index_file(struct maildrop *md, const char **why)
 	if ((st = md_proof_begin(md, why)) != MD_OK)
 		return st;
 	size = (uint64_t)md->pf.snap.st_size;
+	if (size > 0 && md_persist_load(md)) {
+		md_recount(md);
+		return MD_OK;
+	}
 	if ((st = check_mbox_start(md, size, why)) != MD_OK || size == 0)
 		return st;
 	st = md_scan(md, 0, size, index_add, &stop, why);
@@ -166,14 +169,15 @@ md_new(struct maildrop **mdp, const struct md_config *cfg, const char **why)
 		return MD_TEMP;
 	}
 	md->cfg = *cfg;
-	md->f.fd = md->f.dirfd = -1;
+	md->f.fd = md->f.dirfd = md->px.dirfd = -1;
 	if (strlen(cfg->path) >= PATH_MAX) {
 		*why = "mailbox path too long";
 		st = MD_PERM;
 	} else if (make_names(md, cfg->path) != 0) {
 		*why = "out of memory";
 		st = MD_TEMP;
-	}
+	} else
+		st = md_persist_new(md, why);
 	if (st != MD_OK) {
 		maildrop_close(md);
 		*mdp = NULL;
@@ -249,8 +253,10 @@ open_locked(struct maildrop *md, const char **why)
 	if ((st = md_lock(md, why)) != MD_OK)
 		return st;
 	if ((st = md_journal_recover(md, why)) == MD_OK &&
-	    (st = md_index_file(md, why)) == MD_OK)
+	    (st = md_index_file(md, why)) == MD_OK) {
 		md_proof_settle(md);
+		md_persist_tick(md);
+	}
 	md_unlock(md);
 	return st;
 }
@@ -291,6 +297,8 @@ maildrop_close(struct maildrop *md)
 {
 	if (md == NULL)
 		return;
+	md_persist_store(md);	/* before the spool group is forgotten */
+	md_persist_free(md);
 	md_spool_forget(md);
 	close_fd(md->f.fd, md->f.path);
 	close_fd(md->f.dirfd, md->f.path);
@@ -394,6 +402,7 @@ maildrop_describe(struct maildrop *md, FILE *out)
 		    (unsigned long long)md->pf.snap.st_size, md->f.readonly ?
 		    "read-only for the user" : "readable and writable",
 		    md->ix.live, (unsigned long long)md->ix.live_octets);
+	md_persist_describe(md, out);
 	if (md_journal_exists(md))
 		(void)fprintf(out, "journal:  %s exists: an interrupted "
 		    "update will be finished at the next login\n",

@@ -38,6 +38,8 @@ struct md_config {
 				   creation in the spool; (gid_t)-1: none */
 	int inspect;		/* --check-user: open and index only; no
 				   lock taken, no recovery, nothing written */
+	const char *index_path;	/* the persistent index file (README
+				   "Persistent index"); NULL: --no-index */
 };
 
 struct maildrop;

@@ -13,6 +13,8 @@
  *   journal.c   the crash-safe cut: format, commit, apply, recovery
  *   update.c    UPDATE and --recover
  *   mdio.c      whole-buffer pread/pwrite, directory fsync
+ *   persist.c   the persistent index: loaded at login, stored at the end
+ *               (md_persist; its format is mdindex.c's)
  *
  * Message i occupies the byte range [msg[i].off, msg_range_end(i)): its
  * From_ line, its body, and the empty line before the next From_ line,
@@ -73,6 +75,20 @@ struct md_lock {
 struct md_block;
 struct md_digest;
 
+/* The persistent index file as this session uses it. */
+struct md_persist {
+	char *path;		/* as configured, for syslog; NULL: none */
+	int dirfd;		/* its directory */
+	const char *name;	/* in dirfd: points into path */
+	int loaded;		/* login used it: no mailbox byte was read */
+	int dirty;		/* this session knows more than the file */
+	int ready;		/* a session's open succeeded: may store */
+	struct timespec tick;	/* CLOCK_REALTIME_COARSE after the snapshot,
+				   under the lock */
+	const char *verdict;	/* for --check-user */
+	const char *why;	/* why it is not trusted */
+};
+
 struct md_proof {
 	struct stat snap;	/* the file as indexed */
 	struct stat vsnap;	/* the file when the ok flags were set */
@@ -98,6 +114,7 @@ struct maildrop {
 	struct md_proof pf;
 	struct md_bufs b;
 	struct md_digest *dig;	/* NULL until UIDL is first asked */
+	struct md_persist px;
 };
 
 /* maildrop.c */
@@ -127,6 +144,11 @@ int md_spool_unlink(struct maildrop *, const char *);
 int md_spool_create(struct maildrop *, const char *);
 int md_spool_rename(struct maildrop *, const char *, const char *);
 int md_spool_writable(struct maildrop *);
+enum md_status md_lock_try(struct maildrop *);
+struct mdindex;
+struct mdindex_source;
+int md_spool_store_index(struct maildrop *, const struct mdindex *,
+    const struct mdindex_source *, const char **);
 void md_spool_forget(struct maildrop *);
 
 /* proof.c */
@@ -138,6 +160,26 @@ int md_prove(struct maildrop *, uint64_t, uint64_t);
 enum md_status md_prove_grown(struct maildrop *, uint64_t, uint64_t *,
     const char **);
 void md_proof_free(struct maildrop *);
+int md_proof_retag(struct maildrop *, uint64_t);
+unsigned char *md_proof_tag(struct maildrop *, size_t);
+void md_proof_settle_on(const struct stat *);
+
+/* uidl.c: the digests as the persistent index keeps them */
+int md_digests_alloc(struct maildrop *);
+void md_digest_set(struct maildrop *, unsigned, const unsigned char *,
+    uint32_t);
+int md_digest_get(const struct maildrop *, unsigned, unsigned char *,
+    uint32_t *);
+int md_digests_renumber(struct maildrop *);
+
+/* persist.c */
+enum md_status md_persist_new(struct maildrop *, const char **);
+int md_persist_load(struct maildrop *);
+void md_persist_tick(struct maildrop *);
+void md_persist_updated(struct maildrop *, unsigned, uint64_t);
+void md_persist_store(struct maildrop *);
+void md_persist_free(struct maildrop *);
+void md_persist_describe(const struct maildrop *, FILE *);
 
 /* journal.c: gather() copies the kept bytes into the journal at jfd */
 typedef int md_gather_fn(struct maildrop *md, int jfd, void *arg,

@@ -43,6 +43,7 @@
 #include "gate.h"
 #include "logtext.h"
 #include "maildrop.h"
+#include "mdindex.h"
 #include "params.h"
 #include "pop3d.h"
 #include "tls.h"
@@ -97,6 +98,8 @@ static const struct option long_options[] = {
 	{ "recover", no_argument, NULL, 'R' },
 	{ "front-user", required_argument, NULL, 'F' },
 	{ "login-timeout", required_argument, NULL, 'L' },
+	{ "index", required_argument, NULL, 'I' },
+	{ "no-index", no_argument, NULL, 'N' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -127,10 +130,14 @@ usage(FILE *fp)
 "                           (default %s, chrooted to %s)\n"
 "      --login-timeout=SECONDS  total time allowed before login\n"
 "                           (default %d)\n"
+"  -I, --index=TEMPLATE     persistent index file: %%u user, %%h home,\n"
+"                           %%m mailbox path, %%%% percent (default %s)\n"
+"  -N, --no-index           no persistent index: scan at every login\n"
 "  -h, --help               this text\n"
 "  -V, --version            the version\n",
 	    DEFAULT_MAILDROP, DEFAULT_TIMEOUT, DEFAULT_FAIL_DELAY,
-	    DEFAULT_MIN_UID, FRONT_USER, FRONT_ROOT, DEFAULT_LOGIN_TIMEOUT);
+	    DEFAULT_MIN_UID, FRONT_USER, FRONT_ROOT, DEFAULT_LOGIN_TIMEOUT,
+	    DEFAULT_INDEX);
 }
 
 static int
@@ -209,7 +216,7 @@ parse_options(int argc, char **argv, struct config *cfg)
 	int c;
 
 	opterr = 0;	/* getopt must not write to fd 2: maybe the client */
-	while ((c = getopt_long(argc, argv, "p:m:a:t:d:c:k:TPu:C:RhV",
+	while ((c = getopt_long(argc, argv, "p:m:a:t:d:c:k:TPu:C:RI:NhV",
 	    long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p': cfg->auth.passwd_file = optarg; break;
@@ -230,6 +237,8 @@ parse_options(int argc, char **argv, struct config *cfg)
 			}
 			cfg->login_timeout = (int)v;
 			break;
+		case 'I': cfg->index = optarg; break;
+		case 'N': cfg->index = NULL; break;
 		case 't':
 			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
 				startup_error("--timeout wants 1 to %d seconds",
@@ -264,7 +273,7 @@ parse_options(int argc, char **argv, struct config *cfg)
 			if (optopt == 'F' || optopt == 'L')
 				startup_error("option %s needs a value",
 				    argv[optind - 1]);
-			else if (optopt != 0 && strchr("pmatdckuC", optopt))
+			else if (optopt != 0 && strchr("pmatdckuCI", optopt))
 				startup_error("option -%c needs a value",
 				    optopt);
 			else
@@ -289,6 +298,11 @@ check_setup(struct config *cfg)
 
 	if (!template_valid(cfg->maildrop)) {
 		startup_error("--maildrop: only %%u, %%h and %%%% may follow "
+		    "a %%");
+		return EXIT_SETUP;
+	}
+	if (cfg->index != NULL && !mdindex_template_valid(cfg->index)) {
+		startup_error("--index: only %%u, %%h, %%m and %%%% may follow "
 		    "a %%");
 		return EXIT_SETUP;
 	}
@@ -481,11 +495,27 @@ spool_group(const struct auth_user *u, const char *path)
 	return g;
 }
 
+/* The persistent index's path for this user, or NULL: none (--no-index,
+   or a path too long, which costs a scan and is logged). */
+static const char *
+index_path(const struct config *cfg, const struct auth_user *u,
+    const char *mbox, char *out, size_t size)
+{
+	if (cfg->index == NULL)
+		return NULL;
+	if (mdindex_path(cfg->index, u->name, u->home, mbox, out, size) != 0) {
+		syslog(LOG_INFO, "user=%s: index path too long; not used",
+		    u->name);
+		return NULL;
+	}
+	return out;
+}
+
 static enum reply
 login(struct session *s, const struct auth_user *u, const char *method)
 {
 	struct md_config mc;
-	char path[PATH_MAX];
+	char path[PATH_MAX], ixpath[PATH_MAX];
 	const char *why = NULL;
 	unsigned count;
 	uint64_t octets;
@@ -506,6 +536,7 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	mc.stale_secs = STALE_SECS;
 	mc.spool_gid = spool;
 	mc.inspect = 0;
+	mc.index_path = index_path(s->cfg, u, path, ixpath, sizeof(ixpath));
 	if ((st = maildrop_open(&s->md, &mc, &why)) != MD_OK) {
 		syslog(LOG_ERR, "user=%s peer=%s: cannot open the maildrop: "
 		    "%s", log_text(u->name, esc), s->peer, why);
@@ -1388,7 +1419,7 @@ recover_one(const char *path)
 	}
 	if (pid == 0) {
 		struct md_config mc = { path, LOCK_WAIT, STALE_SECS,
-		    (gid_t)-1, 0 };
+		    (gid_t)-1, 0, NULL };
 		const char *why = NULL;
 		int ok;
 
@@ -1431,9 +1462,11 @@ run_recover(int argc, char **argv)
 /* --check-user's child: as the user, the session's own open of the
    maildrop in the mode that changes nothing; never returns. */
 static void
-check_as_user(const struct auth_user *u, const char *path, gid_t spool)
+check_as_user(const struct auth_user *u, const char *path, gid_t spool,
+    const char *ixpath)
 {
-	struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool, 1 };
+	struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool, 1,
+	    ixpath };
 	struct maildrop *md;
 	const char *why = NULL;
 	int ok;
@@ -1461,7 +1494,7 @@ run_check_user(const struct config *cfg)
 {
 	struct auth_user u;
 	const char *why = NULL;
-	char path[PATH_MAX];
+	char path[PATH_MAX], ixpath[PATH_MAX];
 	enum auth_result r;
 	gid_t spool;
 	pid_t pid;
@@ -1509,7 +1542,8 @@ run_check_user(const struct config *cfg)
 		return EXIT_INTERNAL;
 	}
 	if (pid == 0)
-		check_as_user(&u, path, spool);
+		check_as_user(&u, path, spool, index_path(cfg, &u, path,
+		    ixpath, sizeof(ixpath)));
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == AUTH_OK ? 0 :
@@ -1529,6 +1563,7 @@ main(int argc, char **argv)
 	cfg.maildrop = DEFAULT_MAILDROP;
 	cfg.login_timeout = DEFAULT_LOGIN_TIMEOUT;
 	cfg.front_user = FRONT_USER;
+	cfg.index = DEFAULT_INDEX;
 	cfg.timeout = DEFAULT_TIMEOUT;
 	cfg.fail_delay = DEFAULT_FAIL_DELAY;
 	cfg.auth.min_uid = DEFAULT_MIN_UID;

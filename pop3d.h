@@ -23,6 +23,7 @@ struct config {
 	int apop;		/* the secrets file is usable */
 	const char *check_user;
 	int recover;
+	const char *index;	/* --index template; NULL: --no-index */
 	int separate;		/* started as root: a front does AUTHORIZATION */
 	struct tls *tls;	/* loaded certificate, or NULL */
 };

@@ -13,8 +13,8 @@
  * process: nobody can make other bytes match.  Nothing outside this file
  * knows about blocks or snapshots.
  *
- * A saved index (a later addition) fits here: its tags, proven by
- * md_prove_grown() over what it covers, make a rescan unnecessary.
+ * The persistent index (persist.c) stores the tags and their key, so a
+ * session that loads it proves bytes exactly as if it had indexed them.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -182,7 +182,12 @@ md_proof_end(struct maildrop *md, const char **why)
 void
 md_proof_settle(struct maildrop *md)
 {
-	const struct stat *st = &md->pf.snap;
+	md_proof_settle_on(&md->pf.snap);
+}
+
+void
+md_proof_settle_on(const struct stat *st)
+{
 	struct timespec res, now, t = st->st_mtim;
 	long tick;
 
@@ -302,4 +307,34 @@ md_proof_free(struct maildrop *md)
 	EVP_MAC_CTX_free(md->pf.ctx);
 	EVP_MAC_free(md->pf.mac);
 	explicit_bzero(md->pf.key, sizeof(md->pf.key));
+}
+
+/* The tag of block b, where persist.c loads and stores it. */
+unsigned char *
+md_proof_tag(struct maildrop *md, size_t b)
+{
+	return md->pf.blk[b].tag;
+}
+
+/*
+ * After an update moved the bytes from `from` on: the blocks from there
+ * to the new end (ix.size) are tagged again from the file as it is now,
+ * which the caller has just written (under the lock).
+ */
+int
+md_proof_retag(struct maildrop *md, uint64_t from)
+{
+	struct md_proof *pf = &md->pf;
+	uint64_t size = md->ix.size;
+
+	if (size == 0 || pf->blk_size == 0) {
+		pf->nblk = 0;
+		return 0;
+	}
+	pf->nblk = (size_t)((size + pf->blk_size - 1) / pf->blk_size);
+	for (size_t b = (size_t)(from / pf->blk_size); b < pf->nblk; b++)
+		if (block_tag(md, b, block_end(pf, b, size),
+		    pf->blk[b].tag) != 0)
+			return -1;
+	return 0;
 }

@@ -31,8 +31,8 @@ digest_cmp(const void *a, const void *b, void *arg)
 }
 
 /* Byte-identical copies are told apart by their order: -2, -3, ... */
-static int
-number_duplicates(struct maildrop *md)
+int
+md_digests_renumber(struct maildrop *md)
 {
 	unsigned *order, i;
 
@@ -125,7 +125,7 @@ digest_all(struct maildrop *md, const char **why)
 		return MD_TEMP;
 	st = hash_messages(md, h, why);
 	EVP_MD_CTX_free(h);
-	if (st == MD_OK && number_duplicates(md) != 0) {
+	if (st == MD_OK && md_digests_renumber(md) != 0) {
 		*why = "out of memory";
 		st = MD_TEMP;
 	}
@@ -148,6 +148,8 @@ compute_digests(struct maildrop *md, const char **why)
 	}
 	free(md->b.scan);	/* RETR does not need it; keep RSS small */
 	md->b.scan = NULL;
+	if (st == MD_OK)
+		md->px.dirty = 1;	/* worth keeping for later sessions */
 	if (st != MD_OK) {
 		syslog(LOG_NOTICE, "%s: no UIDLs: %s", md->f.path, *why);
 		free(md->dig);
@@ -179,3 +181,32 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 	return MD_OK;
 }
 
+
+/* The digests a persistent index stored (persist.c). */
+int
+md_digests_alloc(struct maildrop *md)
+{
+	free(md->dig);
+	md->dig = calloc(md->ix.nmsg + 1, sizeof(*md->dig));
+	return md->dig == NULL ? -1 : 0;
+}
+
+void
+md_digest_set(struct maildrop *md, unsigned i, const unsigned char *d,
+    uint32_t dup)
+{
+	memcpy(md->dig[i].d, d, sizeof(md->dig[i].d));
+	md->dig[i].dup = dup;
+}
+
+/* 1 and message i's digest when one is known, else 0. */
+int
+md_digest_get(const struct maildrop *md, unsigned i, unsigned char *d,
+    uint32_t *dup)
+{
+	if (md->dig == NULL)
+		return 0;
+	memcpy(d, md->dig[i].d, sizeof(md->dig[i].d));
+	*dup = md->dig[i].dup;
+	return 1;
+}

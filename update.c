@@ -1,7 +1,8 @@
 /*
  * update.c - the UPDATE state (RFC 1939 section 6) and pop3d --recover:
  * under the locks, prove that the file only grew since it was indexed,
- * then cut the deleted messages out through the journal (journal.c).
+ * then cut the deleted messages out through the journal (journal.c),
+ * and tell the persistent index what the file now holds (persist.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -138,11 +139,16 @@ update_locked(struct maildrop *md, const char **why)
 			any_kept = 1;
 		}
 	if (!any_kept && s1 == md->ix.size)
-		return truncate_only(md, md->ix.msg[first].off, why);
-	k.first = first;
-	k.s1 = s1;
-	return md_journal_cut(md, md->ix.msg[first].off,
-	    kept + (s1 - md->ix.size), s1, gather_kept, &k, why);
+		st = truncate_only(md, md->ix.msg[first].off, why);
+	else {
+		k.first = first;
+		k.s1 = s1;
+		st = md_journal_cut(md, md->ix.msg[first].off,
+		    kept + (s1 - md->ix.size), s1, gather_kept, &k, why);
+	}
+	if (st == MD_OK)
+		md_persist_updated(md, first, s1);
+	return st;
 }
 
 enum md_status

@@ -26,7 +26,13 @@ Environment (all optional):
   BENCH_SERVERS=...     pop3d,dovecot,popa3d,mailutils,dovecot-cold,
                         mailutils-cold (the -cold ones: login+STAT on a
                         mailbox the server has never opened)
-  BENCH_SCENARIOS=...   quit,stat,uidl,retr,top,dele_last,dele_first,dele_all
+  BENCH_SCENARIOS=...   quit,stat,uidl,retr,top,dele_last,dele_first,dele_all,
+                        and for pop3d's persistent index: stat_append (login+
+                        STAT after 100 messages were appended to an indexed
+                        mailbox), after_dele (login+STAT after DELE all +
+                        QUIT), stat_noindex (the first login, no index file),
+                        stat_scan (the same with --no-index: a build without
+                        the index)
   BENCH_SEED=1          corpus seed
   BENCH_TIMEOUT=600     seconds one run may take before it is killed
   BENCH_POP3D=PATH      the pop3d binary (default ./pop3d, built by make)
@@ -58,7 +64,11 @@ ALL_SERVERS = ["pop3d", "dovecot", "popa3d", "mailutils", "dovecot-cold",
 SERVERS = [s for s in os.environ.get("BENCH_SERVERS",
                                      ",".join(ALL_SERVERS)).split(",") if s]
 ALL_SCEN = ["quit", "stat", "uidl", "retr", "top", "dele_last", "dele_first",
-            "dele_all"]
+            "dele_all", "stat_append", "after_dele", "stat_noindex",
+            "stat_scan"]
+# pop3d's persistent index: scenarios only pop3d runs
+INDEX_SCEN = ("stat_append", "after_dele", "stat_noindex", "stat_scan")
+APPENDED = 100
 SCENARIOS = [s for s in os.environ.get("BENCH_SCENARIOS",
                                        ",".join(ALL_SCEN)).split(",") if s]
 SEED = int(os.environ.get("BENCH_SEED", "1"))
@@ -84,9 +94,14 @@ SCEN_TITLE = {
     "retr": "RETR every message", "top": "TOP n 0 every message",
     "dele_last": "DELE last + QUIT", "dele_first": "DELE first + QUIT",
     "dele_all": "DELE all + QUIT", "quit@E": "login+QUIT, empty mailbox",
+    "stat_append": "login+STAT, %d appended since the index" % APPENDED,
+    "after_dele": "login+STAT after DELE all + QUIT",
+    "stat_noindex": "login+STAT, first login (no index file)",
+    "stat_scan": "login+STAT with --no-index",
 }
 # the floor each scenario's time (beyond the hash) is compared with
 SCEN_FLOOR = {"stat": "scan", "uidl": "scan", "retr": "emit", "top": "scan",
+              "stat_noindex": "scan", "stat_scan": "scan",
               "dele_first": "copy", "dele_all": "copy", "dele_last": "copy"}
 FLOOR_TITLE = {
     "true": "fork+exec /bin/true", "hash": "fork+exec + one crypt()",
@@ -483,11 +498,15 @@ class Mailboxes:
         self.state[srv] = snap(spool_file(srv))
 
     def ensure(self, srv):
+        """True when the mailbox had to be restored."""
         if srv.endswith("-cold"):
             self.restore_cold(srv)
-        elif self.state.get(srv) is None or \
+            return True
+        if self.state.get(srv) is None or \
                 snap(spool_file(srv)) != self.state[srv]:
             self.restore(srv)
+            return True
+        return False
 
     def empty(self, srv):
         copy_in_place(self.corpus_e, spool_file(srv, USER0), UID0)
@@ -508,7 +527,7 @@ def script_lines(srv, scen, n, user=USER):
         "dele_last": ["DELE %d" % n] if n else [],
         "dele_first": ["DELE 1"] if n else [],
         "dele_all": ["DELE %d" % i for i in range(1, n + 1)],
-    }[scen]
+    }.get(scen, ["STAT"])
     return login + body + ["QUIT"]
 
 
@@ -566,6 +585,8 @@ class Session:
     def run(self, srv, scen, n, user=USER):
         uid = UID0 if user == USER0 else UID
         argv = server_argv(srv, self.peers)
+        if scen == "stat_scan":
+            argv = argv + ["--no-index"]
         s = self.script(srv, scen, n, user)
         if base(srv) == "dovecot":
             home = os.path.join(HOMES, srv, user)
@@ -589,6 +610,12 @@ def check_run(srv, scen, res, man, mb, before):
     n = man["messages"]
     strict = srv == "pop3d"
     stat = res.get("stat", [0, 0])
+    if scen in INDEX_SCEN:
+        want = {"stat_append": n + APPENDED, "after_dele": 0}.get(scen, n)
+        if stat[0] != want:
+            return False, "STAT says %d messages, not %d" % (
+                stat[0], want), notes
+        return True, "", notes
     if scen in ("stat", "retr"):
         if stat[0] != n:
             return False, "STAT says %d messages, not %d" % (stat[0], n), notes
@@ -742,8 +769,37 @@ class Bench:
         ok, why = check_floor(name, res, man)
         S.add(key, rnd, res, ok, why)
 
+    def index_prepare(self, srv, scen, man, mb):
+        """pop3d's index scenarios: the state each one starts from,
+        untimed.  The index is warmed by a session first."""
+        n = man["messages"]
+        mb.restore(srv)
+        idx = spool_file(srv) + ".pop3d-index"
+        if scen in ("stat_noindex", "stat_scan"):
+            if os.path.exists(idx):
+                os.unlink(idx)
+            return
+        self.sess.run(srv, "uidl", n)
+        if scen == "stat_append":
+            with open(mb.corpus, "rb") as f:
+                more = f.read(man["second_off"])
+            with open(spool_file(srv), "ab") as f:
+                for _ in range(APPENDED):
+                    f.write(more)
+        elif scen == "after_dele":
+            self.sess.run(srv, "dele_all", n)
+
     def server_run(self, srv, scen, man, mb, S, rnd):
         n = man["messages"]
+        if scen in INDEX_SCEN:
+            if srv != "pop3d":
+                return
+            self.index_prepare(srv, scen, man, mb)
+            res = self.sess.run(srv, scen, n)
+            ok, why, notes = check_run(srv, scen, res, man, mb, None)
+            S.add((srv, scen), rnd, res, ok, why, notes)
+            mb.state[srv] = None
+            return
         if scen == "quit@E":
             mb.empty(srv)
             res = self.sess.run(srv, "quit", 0, USER0)
@@ -755,8 +811,9 @@ class Bench:
                 mb.restore_cold(srv)
             else:
                 mb.restore(srv)
-        else:
-            mb.ensure(srv)
+        elif mb.ensure(srv) and srv == "pop3d":
+            # a restored mailbox is a rewritten one: warm its index
+            self.sess.run(srv, "uidl", n)
         before = snap(spool_file(srv))
         res = self.sess.run(srv, scen, n)
         ok, why, notes = check_run(srv, scen, res, man, mb, before)
@@ -1160,6 +1217,31 @@ def target_rows(bench, T):
                      "mailbox; median of %d sessions minus median of %d "
                      "fork+exec+crypt floors)" % (len(qs), len(hs)),
                      fmt_s(v), verdict(v, 0.002)))
+    # 8. the persistent index (L): login cost beyond the hash
+    F = T.get("L")
+    for scen, limit, what in (
+            ("stat", 0.005, "login+STAT beyond the hash, unchanged <= 5 ms"),
+            ("uidl", 0.010, "login+UIDL beyond the hash, unchanged <= 10 ms"),
+            ("after_dele", 0.005, "login+STAT after DELE all + QUIT, beyond "
+             "the hash <= 5 ms"),
+            ("stat_append", 0.005, "login+STAT after %d appended, beyond the "
+             "hash <= 5 ms + the scan of the new bytes" % APPENDED)):
+        if F is None or not F.valid("pop3d", scen):
+            rows.append((what + " (L)", "not measured", "-"))
+            continue
+        v = med(list(F.beyond("pop3d", scen).values()))
+        rows.append((what + " (L)", fmt_s(v), verdict(v, limit)))
+    if F is not None and F.valid("pop3d", "retr"):
+        v = F.ratio_floor("pop3d", "retr", "emit")
+        rows.append(("RETR every message <= 1.15x emit floor (L)",
+                     fmt_x(v), verdict(v, 1.15)))
+    if F is not None and F.valid("pop3d", "stat_noindex") and \
+            F.valid("pop3d", "stat_scan"):
+        a = med(list(F.beyond("pop3d", "stat_noindex").values()))
+        b = med(list(F.beyond("pop3d", "stat_scan").values()))
+        rows.append(("first login without an index <= +5% vs --no-index "
+                     "(L, beyond the hash)", "%s vs %s" % (fmt_s(a), fmt_s(b)),
+                     verdict(a / b, 1.05) if b else "-"))
     # every scenario: faster than the best peer
     for size in SIZES:
         F = T.get(size)

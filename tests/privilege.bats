@@ -268,6 +268,7 @@ login:    allowed (with the right password)
 privsep:  before login a process as pop3d, chrooted to /var/lib/pop3d/empty
 maildrop: $MBOX
 mailbox:  $size bytes, readable and writable, mbox format, 2 messages ($octets octets)
+index:    $MBOX.pop3d-index does not exist (written at the end of a session)
 fcntl:    free
 dotlock:  $MBOX.lock can be created" ]
 	[ "$(snapshot)" = "$before" ]
@@ -284,6 +285,7 @@ dotlock:  $MBOX.lock can be created" ]
 	[[ "$output" == *"
 maildrop: $MBOX
 mailbox:  does not exist (an empty maildrop; it is not created)
+index:    $MBOX.pop3d-index not needed (no mail)
 dotlock:  $MBOX.lock can be created" ]]
 	[ ! -e "$MBOX" ]
 	[ "$(snapshot)" = "$before" ]
@@ -334,6 +336,7 @@ dotlock:  $MBOX.lock exists ("*" s old)"* ]]
 maildrop: $MBOX
 spool:    the user needs group mail to create $MBOX.lock; pop3d keeps it as a saved gid
 mailbox:  does not exist (an empty maildrop; it is not created)
+index:    $MBOX.pop3d-index not needed (no mail)
 dotlock:  $MBOX.lock can be created" ]]
 	[ ! -e "$MBOX" ]
 }

@@ -1,0 +1,321 @@
+/*
+ * persist.c - the maildrop's use of its persistent index (README
+ * "Persistent index"): loaded at login instead of a scan when it proves
+ * to describe the open mailbox, and stored at the end of a session that
+ * learnt something (a scan, UIDL digests, an update).
+ *
+ * The file's format, its trust rule and its safe reading and writing are
+ * mdindex.c's and mdindex_file.c's; this file only moves entries between
+ * them and struct maildrop.  A loaded index fills the in-memory index,
+ * the proof's tags and key, and the UIDL digests, so the session then
+ * runs exactly as if it had scanned: whatever it reads is still proven
+ * against the tags once the file has changed.  The index describes the
+ * snapshot taken under the lock at login and the clock tick read after
+ * it, whenever it is written, so a later change of the mailbox makes it
+ * untrusted or "grown", never wrong.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "md.h"
+#include "mdindex.h"
+
+enum md_status
+md_persist_new(struct maildrop *md, const char **why)
+{
+	struct md_persist *px = &md->px;
+
+	px->dirfd = -1;
+	if (md->cfg.index_path == NULL)
+		return MD_OK;
+	if ((px->path = strdup(md->cfg.index_path)) == NULL) {
+		*why = "out of memory";
+		return MD_TEMP;
+	}
+	if ((px->dirfd = mdindex_dir_open(px->path, &px->name)) < 0) {
+		/* a cache: a missing directory costs a scan, not a login */
+		syslog(LOG_INFO, "%s: index directory: %s; not used",
+		    px->path, strerror(errno));
+		free(px->path);
+		px->path = NULL;
+	}
+	return MD_OK;
+}
+
+void
+md_persist_free(struct maildrop *md)
+{
+	if (md->px.dirfd >= 0 && close(md->px.dirfd) != 0)
+		syslog(LOG_ERR, "close %s: %s", md->px.path, strerror(errno));
+	free(md->px.path);
+	md->px.path = NULL;
+	md->px.dirfd = -1;
+}
+
+/* The index's entries into ix.msg, and their digests when every entry
+   has one (one pass: each record is decoded once); -1: out of memory. */
+static int
+adopt_msgs(struct maildrop *md, const struct mdindex *dix)
+{
+	struct md_index *ix = &md->ix;
+	int all_digests = 1;
+
+	if ((ix->msg = calloc(dix->nmsg + 1, sizeof(*ix->msg))) == NULL)
+		return -1;
+	ix->cap = dix->nmsg + 1;
+	ix->nmsg = dix->nmsg;
+	if (md_digests_alloc(md) != 0)	/* sized by ix->nmsg */
+		return -1;
+	for (uint32_t i = 0; i < dix->nmsg; i++) {
+		struct mdindex_msg m;
+
+		mdindex_msg_at(dix, i, &m);
+		ix->msg[i].off = m.off;
+		ix->msg[i].end = m.end;
+		ix->msg[i].size = m.size;
+		ix->msg[i].sep_len = m.sep_len;
+		ix->msg[i].flags = (m.flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0;
+		if (!(m.flags & MDINDEX_DIGEST))
+			all_digests = 0;
+		else if (all_digests)
+			md_digest_set(md, i, m.digest, m.dup);
+	}
+	ix->first = ix->nmsg > 0 && (ix->msg[0].flags & F_HIDDEN) ? 1 : 0;
+	ix->size = dix->end;
+	if (!all_digests || ix->nmsg == 0) {
+		free(md->dig);	/* computed when UIDL is first asked */
+		md->dig = NULL;
+	}
+	return 0;
+}
+
+/* The tags and their key into the proof, which md_proof_begin sized for
+   the same file; -1 when the index's blocks are not those. */
+static int
+adopt_tags(struct maildrop *md, const struct mdindex *dix)
+{
+	struct md_proof *pf = &md->pf;
+
+	if (dix->blk_size != pf->blk_size || dix->nblk > pf->nblk)
+		return -1;
+	memcpy(pf->key, dix->key, sizeof(pf->key));
+	pf->nblk = dix->nblk;
+	for (uint32_t b = 0; b < dix->nblk; b++)
+		memcpy(md_proof_tag(md, b), mdindex_tag_at(dix, b), TAG_LEN);
+	return 0;
+}
+
+static void
+untrusted(struct maildrop *md, const char *why)
+{
+	md->px.verdict = why != NULL ? "is not trusted (a login scans)" : NULL;
+	md->px.why = why;
+	if (why != NULL && !md->cfg.inspect)
+		syslog(LOG_INFO, "%s: index not used: %s; scanning %s",
+		    md->px.path, why, md->f.path);
+}
+
+/*
+ * At login, after md_proof_begin's fstat (under the lock, but for
+ * --check-user): 1 when the index describes the mailbox as it is and
+ * now fills the maildrop, so nothing needs to be read; 0 when the
+ * caller must scan.  A mailbox that only grew is scanned whole for now:
+ * proving the indexed bytes costs the same read.
+ */
+int
+md_persist_load(struct maildrop *md)
+{
+	struct mdindex dix;
+	enum mdindex_trust t;
+	const char *why = NULL;
+	int ok;
+
+	if (md->px.path == NULL)
+		return 0;
+	t = mdindex_load(md->px.dirfd, md->px.name, &md->pf.snap, &dix, &why);
+	if (t == MDINDEX_GREW) {
+		md->px.verdict = "exists; the mailbox grew since, so a login "
+		    "scans it";
+		mdindex_free(&dix);
+		return 0;
+	}
+	if (t != MDINDEX_UNCHANGED) {
+		untrusted(md, why);
+		return 0;
+	}
+	ok = adopt_tags(md, &dix) == 0;
+	if (!ok)
+		untrusted(md, "index blocks of another size");
+	else if (adopt_msgs(md, &dix) != 0) {
+		syslog(LOG_ERR, "%s: out of memory loading the index",
+		    md->px.path);
+		free(md->ix.msg);
+		memset(&md->ix, 0, sizeof(md->ix));
+		free(md->dig);
+		md->dig = NULL;
+		ok = 0;
+	}
+	mdindex_free(&dix);
+	if (ok) {
+		md->px.loaded = 1;
+		md->px.verdict = "is trusted: the mailbox is unchanged";
+	}
+	return ok;
+}
+
+/* Read after the snapshot and the settle wait, still under the lock. */
+void
+md_persist_tick(struct maildrop *md)
+{
+	if (clock_gettime(CLOCK_REALTIME_COARSE, &md->px.tick) != 0)
+		md->px.tick.tv_sec = md->px.tick.tv_nsec = 0;
+	md->px.ready = !md->cfg.inspect;
+	if (!md->px.loaded)
+		md->px.dirty = 1;
+}
+
+/* mdindex_source: entry i and the tag of block b. */
+static void
+source_msg(void *arg, uint32_t i, struct mdindex_msg *m)
+{
+	struct maildrop *md = arg;
+	const struct md_msg *e = &md->ix.msg[i];
+
+	m->off = e->off;
+	m->end = e->end;
+	m->size = e->size;
+	m->sep_len = e->sep_len;
+	m->flags = (e->flags & F_HIDDEN) ? MDINDEX_HIDDEN : 0;
+	if (md_digest_get(md, i, m->digest, &m->dup))
+		m->flags |= MDINDEX_DIGEST;
+}
+
+static const unsigned char *
+source_tag(void *arg, uint32_t b)
+{
+	return md_proof_tag(arg, b);
+}
+
+/* The header: the snapshot at login, the tick after it, the blocks. */
+static void
+fill_head(struct maildrop *md, struct mdindex *dix)
+{
+	const struct stat *st = &md->pf.snap;
+
+	memset(dix, 0, sizeof(*dix));
+	dix->dev = (uint64_t)st->st_dev;
+	dix->ino = (uint64_t)st->st_ino;
+	dix->size = (uint64_t)st->st_size;
+	dix->uid = (uint32_t)st->st_uid;
+	dix->mtime = st->st_mtim;
+	dix->ctime = st->st_ctim;
+	dix->tick = md->px.tick;
+	dix->end = md->ix.size;
+	dix->nmsg = md->ix.nmsg;
+	dix->blk_size = md->ix.size == 0 ? 0 : md->pf.blk_size;
+	dix->nblk = (uint32_t)md->pf.nblk;
+	memcpy(dix->key, md->pf.key, sizeof(dix->key));
+}
+
+/*
+ * At the end of the session: write the index if this session knows more
+ * than the file holds, as the mailbox owner only (root never writes a
+ * file into a user's directory for them), under the mailbox lock so that
+ * writers of NAME.tmp are serialized.  A busy lock or a busy writer
+ * means skipping: it is a cache.
+ */
+void
+md_persist_store(struct maildrop *md)
+{
+	struct mdindex dix;
+	struct mdindex_source src = { source_msg, source_tag, md };
+	const char *why = NULL;
+
+	if (md->px.path == NULL || !md->px.ready || !md->px.dirty ||
+	    md->f.fd < 0 || geteuid() != md->pf.snap.st_uid ||
+	    md->ix.oom)
+		return;
+	if (md->ix.size > 0 && md->pf.blk_size == 0)
+		return;
+	fill_head(md, &dix);
+	if (md_lock_try(md) != MD_OK)
+		return;
+	if (md_spool_store_index(md, &dix, &src, &why) != 0)
+		syslog(LOG_INFO, "%s: index not written: %s", md->px.path,
+		    why);
+	md_unlock(md);
+	explicit_bzero(&dix, sizeof(dix));
+	md->px.dirty = 0;
+}
+
+/*
+ * After an update (under the lock): the index becomes the new file's,
+ * from what the update knows -- messages from `first` on that were
+ * deleted leave it, the kept ones move down, and only the blocks from
+ * the first deleted message on are tagged again.  Mail delivered during
+ * the session lies past the new end; the snapshot's size is set to that
+ * end, so the next login sees it as grown and scans it.
+ */
+void
+md_persist_updated(struct maildrop *md, unsigned first, uint64_t s1)
+{
+	struct md_index *ix = &md->ix;
+	uint64_t from = ix->msg[first].off, out = from, old_size = ix->size;
+	unsigned n = first;
+	int digests = md->dig != NULL;
+
+	for (unsigned i = first; i < ix->nmsg; i++) {
+		struct md_msg e = ix->msg[i];
+		uint64_t len = md_range_end(md, i) - e.off;
+		unsigned char d[UIDL_DIGEST_LEN];
+		uint32_t dup;
+
+		if (e.flags & F_DELETED)
+			continue;
+		e.end = out + (e.end - e.off);
+		e.off = out;
+		out += len;
+		if (digests && md_digest_get(md, i, d, &dup))
+			md_digest_set(md, n, d, dup);
+		ix->msg[n++] = e;
+	}
+	ix->nmsg = n;
+	ix->size = out;
+	md_recount(md);
+	if (md->px.path == NULL)
+		return;
+	md->px.ready = 0;	/* unless all of the below works */
+	if ((digests && md_digests_renumber(md) != 0) ||
+	    md_proof_retag(md, from) != 0 || fstat(md->f.fd, &md->pf.snap) != 0)
+		return;		/* no index: the next login scans */
+	if ((uint64_t)md->pf.snap.st_size != out + (s1 - old_size))
+		return;		/* not what the update left: do not guess */
+	md->pf.snap.st_size = (off_t)out;
+	md_proof_settle_on(&md->pf.snap);
+	md->px.loaded = 0;
+	md_persist_tick(md);
+}
+
+/* For --check-user: whether an index exists and would be trusted. */
+void
+md_persist_describe(const struct maildrop *md, FILE *out)
+{
+	if (md->cfg.index_path == NULL)
+		(void)fprintf(out, "index:    none (--no-index)\n");
+	else if (md->px.path == NULL)
+		(void)fprintf(out, "index:    %s: its directory cannot be "
+		    "opened; not used\n", md->cfg.index_path);
+	else
+		(void)fprintf(out, "index:    %s %s%s%s\n", md->px.path,
+		    md->px.verdict != NULL ? md->px.verdict : md->f.fd < 0 ||
+		    md->pf.snap.st_size == 0 ? "not needed (no mail)" :
+		    "does not exist (written at the end of a session)",
+		    md->px.why != NULL ? ": " : "",
+		    md->px.why != NULL ? md->px.why : "");
+}

@@ -1,0 +1,388 @@
+#!/usr/bin/env bats
+# tests/index.bats - the persistent index (README "Persistent index"):
+# written at the end of a session, trusted at login only for the file it
+# names and only while that file is unchanged, rewritten after UPDATE.
+#
+# The mutation battery: each case warms the index with one session, then
+# changes the mailbox or the index the way an MDA, an editor, a crash or
+# another user would, and runs the same session twice -- once on the
+# mailbox with its index, once on a byte-identical copy with --no-index.
+# Both must give the same STAT, LIST, UIDL and RETR bytes, and leave the
+# same file after DELE + QUIT.  Cases that must not trust the index also
+# check its one LOG_INFO line.
+
+load helper
+
+setup() {
+	setup_maildrop
+	IDX=$MBOX.pop3d-index
+	SPOOL2=$BATS_TEST_TMPDIR/spool2
+	mkdir -p "$SPOOL2"
+	chown "$TEST_UID:$TEST_GID" "$SPOOL2"
+	syslog_start
+}
+
+teardown() {
+	syslog_stop
+}
+
+# One session that warms the index: UIDL, so the digests are stored.
+warm() {
+	pop3 <<-EOF
+	$LOGIN
+	STAT
+	UIDL
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	[ -f "$IDX" ]
+}
+
+# The compared session: everything a client can see, then DELE 2 + QUIT.
+SCRIPT="$LOGIN
+STAT
+LIST
+UIDL
+RETR 1
+RETR 2
+RETR 3
+RETR 4
+RETR 5
+RETR 6
+DELE 2
+QUIT"
+
+# The same session on the mailbox (index on) and on a copy (--no-index).
+compare() {
+	cp -p "$MBOX" "$SPOOL2/alice"
+	pop3 -- -m "$SPOOL2/%u" --no-index <<< "$SCRIPT"
+	local want=$output
+	[ "$status" -eq 0 ]
+	[ ! -e "$SPOOL2/alice.pop3d-index" ]
+	pop3 <<< "$SCRIPT"
+	[ "$status" -eq 0 ]
+	if [ "$output" != "$want" ]; then
+		diff <(echo "$want") <(echo "$output") >&2 || :
+		return 1
+	fi
+	cmp "$MBOX" "$SPOOL2/alice"
+	# and the index written after that UPDATE is the new file's
+	pop3 -- -m "$SPOOL2/%u" --no-index <<< "$SCRIPT"
+	want=$output
+	pop3 <<< "$SCRIPT"
+	[ "$output" = "$want" ]
+	cmp "$MBOX" "$SPOOL2/alice"
+}
+
+# The index was not trusted, for this reason (one LOG_INFO line).
+refused() {
+	syslog_wait "index not used: $1"
+}
+
+# A traced STAT + UIDL session: $2 messages, and no read of the mailbox
+# (strace -y names each descriptor's file) -- or, with $1 = scan, reads.
+traced_login() {
+	local trace=$BATS_TEST_TMPDIR/trace saved=("${LOGWRAP[@]}")
+	# (LeakSanitizer cannot run under ptrace: an ASan build's exit status
+	# would say so)
+	LOGWRAP=("${saved[@]}" env ASAN_OPTIONS=detect_leaks=0 strace -f -qq -y
+	    -o "$trace" -e trace=read,pread64)
+	pop3 -- ${3:-} <<-EOF
+	$LOGIN
+	STAT
+	UIDL
+	QUIT
+	EOF
+	LOGWRAP=("${saved[@]}")
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"+OK $2 "* ]]
+	if [ "$1" = scan ]; then
+		grep -qE 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
+	else
+		grep -q 'alice.pop3d-index>' "$trace"
+		! grep -E 'read(64)?\([0-9]+</[^>]*/alice>' "$trace"
+	fi
+}
+
+# Bytes of message 2's body overwritten in place, same size.
+rewrite_same_size() {
+	python3 - "$MBOX" <<-'EOF'
+	import sys
+	p = sys.argv[1]
+	b = open(p, "rb").read()
+	i = b.index(b"body 2\n")
+	with open(p, "r+b") as f:
+	    f.seek(i)
+	    f.write(b"BODY 2\n")
+	EOF
+}
+
+@test "an unchanged mailbox: login reads no byte of it, and every answer is the scan's" {
+	mbox_make 6
+	warm
+	local idx_size
+	idx_size=$(stat -c %s "$IDX")
+	# 56 bytes a message, within the 64 a message the format allows
+	[ "$idx_size" -le $((136 + 6 * 64 + 16 + 16)) ]
+	[ "$(stat -c '%a %u' "$IDX")" = "600 $TEST_UID" ]
+	traced_login index 6
+	# (while a scan's reads show in the same trace)
+	traced_login scan 6 --no-index
+	: > "$SYSLOG_FILE"
+	compare
+	! grep -q "index not used" "$SYSLOG_FILE"
+}
+
+@test "a same-size rewrite in place, right after the index was written: not trusted" {
+	mbox_make 6
+	warm
+	rewrite_same_size
+	compare
+	refused "mailbox rewritten since"
+}
+
+@test "a same-size rewrite a second later: not trusted" {
+	mbox_make 6
+	warm
+	sleep 1.1
+	rewrite_same_size
+	compare
+	refused "mailbox rewritten since"
+}
+
+@test "a rewrite plus an append: the same answers as a scan" {
+	mbox_make 6
+	warm
+	rewrite_same_size
+	mbox_add "msg 7" "body 7"
+	compare
+}
+
+@test "mail appended since the index: the new message is served" {
+	mbox_make 5
+	warm
+	mbox_add "msg 6" "body 6"
+	compare
+	[[ "$output" == *"+OK 5 "* ]]	# the last STAT: 6, less the DELE
+}
+
+@test "a truncated mailbox: not trusted" {
+	mbox_make 7
+	warm
+	truncate -s $(($(stat -c %s "$MBOX") - 50)) "$MBOX"
+	compare
+	refused "mailbox shrank"
+}
+
+@test "touch -d back to the old times after a rewrite: ctime still tells" {
+	mbox_make 6
+	warm
+	local old
+	old=$(stat -c %y "$MBOX")
+	sleep 1.1
+	rewrite_same_size
+	touch -d "$old" "$MBOX"
+	[ "$(stat -c %y "$MBOX")" = "$old" ]
+	compare
+	refused "mailbox rewritten since"
+}
+
+@test "the mailbox replaced by rename, same size and mtime: another file" {
+	mbox_make 6
+	warm
+	cp -p "$MBOX" "$MBOX.new"
+	python3 - "$MBOX.new" <<-'EOF'
+	import sys
+	p = sys.argv[1]
+	b = open(p, "rb").read().replace(b"body 3\n", b"BODY 3\n")
+	open(p, "r+b").write(b)
+	EOF
+	touch -r "$MBOX" "$MBOX.new"
+	mv "$MBOX.new" "$MBOX"
+	compare
+	refused "index describes another file"
+}
+
+@test "the index truncated, bit-flipped or of another version: not trusted" {
+	mbox_make 6
+	warm
+	truncate -s -10 "$IDX"
+	compare
+	refused "index truncated"
+	warm
+	printf '\x55' | dd of="$IDX" bs=1 seek=200 conv=notrunc status=none
+	compare
+	refused "index checksum mismatch"
+	warm
+	printf '\x02' | dd of="$IDX" bs=1 seek=8 conv=notrunc status=none
+	compare
+	refused "index of another format version"
+}
+
+@test "another mailbox's index: not trusted" {
+	mbox_make 6
+	cp -p "$MBOX" "$SPOOL/other"
+	pop3 -- -m "$SPOOL/other" <<< "$LOGIN
+STAT
+QUIT"
+	[ -f "$SPOOL/other.pop3d-index" ]
+	cp -p "$SPOOL/other.pop3d-index" "$IDX"
+	compare
+	refused "index describes another file"
+}
+
+@test "an index owned by another user, a symlink or a FIFO: not trusted, not followed, no hang" {
+	mbox_make 6
+	warm
+	chown 5001 "$IDX"
+	compare
+	# the session, as alice, cannot even open it (0600, not hers)
+	refused "(index is owned by another user|cannot open the index)"
+	warm
+	mv "$IDX" "$BATS_TEST_TMPDIR/elsewhere"
+	chown "$TEST_UID" "$BATS_TEST_TMPDIR/elsewhere"
+	ln -s "$BATS_TEST_TMPDIR/elsewhere" "$IDX"
+	compare
+	refused "index is a symbolic link"
+	[ ! -L "$IDX" ]		# replaced by a real index, by rename
+	rm -f "$IDX"
+	mkfifo -m 600 "$IDX"
+	chown "$TEST_UID" "$IDX"
+	compare
+	refused "index is not a regular file"
+}
+
+@test "an index written in the clock tick of the mailbox's last change is not trusted" {
+	mbox_make 6
+	warm
+	# the same index, but with a tick no later than the mailbox's times
+	python3 - "$IDX" <<-'EOF'
+	import hashlib, struct, sys
+	p = sys.argv[1]
+	b = bytearray(open(p, "rb").read())
+	b[64:72] = b[40:48]	# tick seconds = mtime seconds
+	b[72:76] = b[48:52]	# tick nanoseconds = mtime nanoseconds
+	b[-16:] = hashlib.sha256(bytes(b[:-16])).digest()[:16]
+	open(p, "wb").write(b)
+	EOF
+	compare
+	refused "index written in the clock tick"
+}
+
+@test "two sessions writing the index at once: one valid index, the same answers" {
+	mbox_make 6
+	local i p1 p2
+	for i in 1 2 3; do
+		rm -f "$IDX"
+		python3 "$TESTS/session.py" -- "$POP3D" -p "$PASSWD" \
+		    -m "$SPOOL/%u" -d 0 > /dev/null <<< "$LOGIN
+UIDL
+QUIT" &
+		p1=$!
+		python3 "$TESTS/session.py" -- "$POP3D" -p "$PASSWD" \
+		    -m "$SPOOL/%u" -d 0 > /dev/null <<< "$LOGIN
+UIDL
+QUIT" &
+		p2=$!
+		wait "$p1" "$p2"
+	done
+	[ ! -e "$IDX.tmp" ]
+	compare
+	! grep -q "index not used" "$SYSLOG_FILE"
+}
+
+@test "SIGKILL while the index is renamed into place: the temp file is left, the next sessions are right" {
+	mbox_make 6
+	warm
+	mbox_add "msg 7" "body 7"
+	local saved=("${LOGWRAP[@]}")
+	LOGWRAP=("${saved[@]}" strace -f -qq -o /dev/null -e inject=rename,renameat,renameat2:signal=SIGKILL:when=1)
+	pop3 <<-EOF
+	$LOGIN
+	UIDL
+	QUIT
+	EOF
+	LOGWRAP=("${saved[@]}")
+	[ -e "$IDX.tmp" ]	# a fresh temp file: the next writer skips
+	rm -f "$MBOX.lock"	# what an MDA does with a dead pid's lock
+	: > "$SYSLOG_FILE"
+	compare
+	# once it is stale (a minute), it is removed and the index written
+	touch -d '2 minutes ago' "$IDX.tmp"
+	compare
+	[ ! -e "$IDX.tmp" ]
+}
+
+@test "a journal recovery at login: the index is not trusted for the recovered file" {
+	mbox_make 6
+	warm
+	cp -p "$MBOX" "$SPOOL2/alice"
+	local saved=("${LOGWRAP[@]}")
+	LOGWRAP=("${saved[@]}" strace -f -qq -o /dev/null -e inject=ftruncate:signal=SIGKILL:when=1)
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	DELE 4
+	QUIT
+	EOF
+	LOGWRAP=("${saved[@]}")
+	[ -e "$MBOX.pop3d-journal" ]
+	rm -f "$MBOX.lock"
+	# the copy gets the same update without a crash
+	pop3 -- -m "$SPOOL2/%u" --no-index <<-EOF
+	$LOGIN
+	DELE 1
+	DELE 4
+	QUIT
+	EOF
+	: > "$SYSLOG_FILE"
+	pop3 <<< "$LOGIN
+STAT
+QUIT"
+	[ ! -e "$MBOX.pop3d-journal" ]
+	refused "mailbox shrank since"
+	cmp "$MBOX" "$SPOOL2/alice"
+	compare
+}
+
+@test "after UPDATE the index is the new file's: the next login reads no mailbox byte" {
+	mbox_make 6
+	warm
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	DELE 3
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	traced_login index 4
+	: > "$SYSLOG_FILE"
+	compare
+	! grep -q "index not used" "$SYSLOG_FILE"
+}
+
+@test "--no-index neither reads nor writes it; --check-user tells whether it would be trusted" {
+	mbox_make 3
+	pop3 -- --no-index <<< "$LOGIN
+UIDL
+QUIT"
+	[ ! -e "$IDX" ]
+	run "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" --check-user=alice
+	[[ "$output" == *"index:    $IDX does not exist"* ]]
+	warm
+	run "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" --check-user=alice
+	[[ "$output" == *"index:    $IDX is trusted"* ]]
+	local before
+	before=$(stat -c '%Y %s' "$IDX")
+	mbox_add "msg 4"
+	run "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" --check-user=alice
+	[[ "$output" == *"the mailbox grew since"* ]]
+	truncate -s 100 "$MBOX"
+	run "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" --check-user=alice
+	[[ "$output" == *"is not trusted"* ]]
+	[ "$(stat -c '%Y %s' "$IDX")" = "$before" ]	# changed nothing
+	run "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" --no-index --check-user=alice
+	[[ "$output" == *"index:    none (--no-index)"* ]]
+	run "$POP3D" --index=%x
+	[ "$status" -ne 0 ]
+}
