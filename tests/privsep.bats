@@ -289,6 +289,12 @@ child_of() {
 	[[ $POP3D != *asan* ]] || skip "LeakSanitizer needs the process dumpable"
 	mbox_make 1
 	T=$BATS_TEST_TMPDIR
+	# with fs.suid_dumpable 1 the kernel makes a process dumpable again at
+	# every credential change (proc(5)): only pop3d's own prctl after each
+	# change keeps it non-dumpable
+	local was
+	was=$(cat /proc/sys/fs/suid_dumpable)
+	echo 1 > /proc/sys/fs/suid_dumpable
 	pop3 -- <<-EOF
 	USER alice
 	!sh r=\$(pgrep -P \$PPID -x "$(basename "$POP3D" | cut -c1-15)"); stat -c %u /proc/\$(pgrep -P \$r)/status > "$T/front"
@@ -296,6 +302,7 @@ child_of() {
 	!sh r=\$(pgrep -P \$PPID -x "$(basename "$POP3D" | cut -c1-15)"); stat -c %u /proc/\$r/status > "$T/user"; ps -o uid= -p \$r | tr -d ' ' > "$T/uid"
 	QUIT
 	EOF
+	echo "$was" > /proc/sys/fs/suid_dumpable
 	[ "$status" -eq 0 ]
 	# the files in /proc/PID of a non-dumpable process belong to root
 	[ "$(cat "$T/uid")" = "$TEST_UID" ]	# the session, as the user
