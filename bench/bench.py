@@ -621,9 +621,9 @@ def check_run(srv, scen, res, man, mb, before):
             return False, "STAT says %d messages, not %d" % (stat[0], n), notes
         if stat[1] != man["octets"]:
             if strict:
-                return False, "STAT octets %d, SPEC says %d" % (
+                return False, "STAT octets %d, the generator says %d" % (
                     stat[1], man["octets"]), notes
-            notes.append("STAT octets %d (SPEC sizes: %d)" % (
+            notes.append("STAT octets %d (generator sizes: %d)" % (
                 stat[1], man["octets"]))
     if scen == "retr":
         if res["retr_n"] != n:
@@ -1104,7 +1104,7 @@ def report(bench, out):
                 w("- " + note)
         targets[size] = F
     w("")
-    w("## Targets (issue 6)")
+    w("## Targets (README 'Performance')")
     w("")
     w("| target | measured | result |")
     w("|---|---|---|")

@@ -4,10 +4,11 @@
  *   gen SIZE SEED OUTFILE        SIZE: S, M, L, T (or E: an empty file)
  *
  * Writes OUTFILE and OUTFILE.manifest (key value lines: message count,
- * file size, the octets STAT must report per SPEC, the octets of
- * "TOP n 0" for every message, offsets of the first, second and last
- * messages).  The same SIZE and SEED give the same bytes on every host:
- * everything comes from one splitmix64 stream, nothing from the clock.
+ * file size, the octets STAT must report (README "The mailbox", Sizes),
+ * the octets of "TOP n 0" for every message, offsets of the first,
+ * second and last messages).  The same SIZE and SEED give the same
+ * bytes on every host: everything comes from one splitmix64 stream,
+ * nothing from the clock.
  *
  * Messages have Received chains of 2-7 hops, text bodies of 1-20 KB
  * (log-uniform), some multipart messages with a base64 attachment (up to
@@ -456,7 +457,7 @@ main(int argc, char **argv)
 
 		make_message(c, i + 1, &clock, &m, &hlen);
 		fl = (size_t)((char *)memchr(m.buf, '\n', m.len) - m.buf) + 1;
-		/* SPEC sizes: the message without its From_ line, LF -> CRLF */
+		/* STAT's sizes: the message without its From_ line, LF -> CRLF */
 		lines = count_lf(m.buf + fl, m.len - fl);
 		hlines = count_lf(m.buf + fl, hlen - fl);
 		octets = (m.len - fl) + lines;

@@ -9,8 +9,9 @@
 #   uidl       a session that asks UIDL (digests of every message)
 #   del-last   a session deleting the last message: whole session, QUIT
 #   del-first  a session deleting the first message: whole session, QUIT
-# Wall times in milliseconds, one line each.  Issue 3 asks del-last QUIT
-# to stay under 50 ms.  Run as root (the session runs as uid 5000, as in
+# Wall times in milliseconds, one line each.  Deleting only the last
+# messages is one ftruncate() (README "The mailbox", Deleting), so del-last
+# QUIT should stay under 50 ms.  Run as root (the session runs as uid 5000, as in
 # the tests) or as the mailbox's owner.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# SPEC "Behaviour on bad input": every malformed, oversized or unexpected
-# input gets -ERR and the session goes on; nothing crashes, nothing blocks,
-# memory does not grow with what the client sends.
+# pop3d.8 "Protocol", RFC 1939 and RFC 2449 section 4: every malformed,
+# oversized or unexpected input gets -ERR and the session goes on;
+# nothing crashes, nothing blocks, memory does not grow with what the
+# client sends.
 
 bats_require_minimum_version 1.5.0
 

@@ -1,5 +1,5 @@
 # tests/integ-lib.bash - shared by integrity.bats, locking.bats and
-# parsing.bats (the "never lose a message" tests, issue 3).
+# parsing.bats (the "never lose a message" tests, README "The mailbox").
 #
 # Loaded after helper.bash.  Fixtures come from integ-mbox.py (a mailbox
 # and its ground truth); the fault-injection sweeps are integ-sweep.py.
@@ -23,7 +23,7 @@ integ_sweep() {
 	fi
 }
 
-# integ_gen SPEC - $MBOX from integ-mbox.py kinds, truth in $TRUTH.
+# integ_gen KINDS - $MBOX from integ-mbox.py kinds, truth in $TRUTH.
 integ_gen() {
 	TRUTH=$BATS_TEST_TMPDIR/truth.json
 	python3 "$INTEG_MBOX" gen "$1" "$MBOX" "$TRUTH" "${2:-1}"

@@ -1,19 +1,20 @@
 #!/usr/bin/env python3
 """Mailboxes with a known ground truth, and the check against it.
 
-    integ-mbox.py gen SPEC MBOX TRUTH.json [SEED]
+    integ-mbox.py gen KINDS MBOX TRUTH.json [SEED]
     integ-mbox.py check TRUTH.json MBOX --deleted 1,3 [--expect E]
                   [--delivered FILE]... [--count N]
     integ-mbox.py ranges MBOX
 
-gen writes MBOX from SPEC, a comma-separated list of message kinds:
+gen writes MBOX from KINDS, a comma-separated list of message kinds:
     s  small (a few hundred bytes)     m  medium (~20 KB)
     L  large (~1 MB)                   c  CRLF line ends
     z  NUL bytes in the body           q  ">From " and "From " body lines
     x  a c-client/Dovecot pseudo-message (X-IMAP:); only first
     n  the last message without its final empty line (end of file)
-TRUTH.json (and a copy of the file as TRUTH.orig) records each message's byte range as SPEC "Maildrop" defines
-it: the From_ line through the empty line before the next From_ line.
+TRUTH.json (and a copy of the file as TRUTH.orig) records each message's
+byte range as README "The mailbox" (Format) defines it: the From_ line
+through the empty line before the next From_ line.
 
 check compares MBOX with the truth: it must be exactly the original file
 with the ranges of the --deleted messages (numbers as the client sees
@@ -44,7 +45,7 @@ def is_sep(data, off):
 
 
 def ranges(data):
-    """Start offsets of the messages, by SPEC's rules."""
+    """Start offsets of the messages, by README "The mailbox" (Format)."""
     starts = []
     off = 0
     prev_empty = True       # the start of the file counts as after one

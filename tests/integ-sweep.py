@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fault-injection sweeps over pop3d's UPDATE and its recovery.
 
-    integ-sweep.py --pop3d BIN --work DIR --spec SPEC --dele 1,4
+    integ-sweep.py --pop3d BIN --work DIR --spec KINDS --dele 1,4
                    [--mode kill|ENOSPC|EIO] [--persist]
                    [--phase update|recover]
                    [--crash SYSCALL:N] [--deliver] [--uidl]

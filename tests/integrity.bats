@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # Never lose a message: fault injection into every write-type system call
-# of UPDATE and of the recovery that follows a crash (issue 3).
+# of UPDATE and of the recovery that follows a crash (README "The mailbox",
+# Deleting; pop3d.8 "UPDATE AND RECOVERY").
 #
 # integ-sweep.py lists the calls pop3d makes after it reads QUIT (one
 # traced run), then runs the session once per call with strace -e

@@ -4,12 +4,13 @@
     launch-compare.py [--ignore HEADER]... EXPECTED_MBOX PATH...
 
 EXPECTED_MBOX holds exactly the messages the client should have fetched.
-It is split here independently of pop3d, by SPEC's rule: a message starts
-at a "From " line at the start of the file or after an empty line; the
-From_ line is not part of the message, nor is the empty line before the
-next From_ line or the one that ends the file; a last line without a
-newline gets one.  Each PATH is a file holding one fetched message or a
-directory of such files (searched recursively, maildir tmp/ left out).
+It is split here independently of pop3d, by README "The mailbox" (Format):
+a message starts at a "From " line at the start of the file or after an
+empty line; the From_ line is not part of the message, nor is the empty
+line before the next From_ line or the one that ends the file; a last
+line without a newline gets one.  Each PATH is a file holding one fetched
+message or a directory of such files (searched recursively, maildir tmp/
+left out).
 
 Each fetched message has its line ends normalised (CRLF -> LF) and the
 headers a client adds itself removed from the top of its header block

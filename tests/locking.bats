@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # Locks that interoperate with Debian's MDAs, deliveries during a session
 # and during UPDATE, concurrent sessions of one user, stale and live
-# dotlocks, and no PATH.lock left behind (issue 3).
+# dotlocks, and no PATH.lock left behind (README "The mailbox", Locking;
+# pop3d.8 "Locking").
 #
 # The /var/mail-like tests use a spool directory root:mail 2775 with the
 # mailbox alice:mail 0660; alice (uid 5000) is not in group mail, so

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""An independent model of SPEC "Maildrop", for the tests to compare with.
+"""An independent model of README "The mailbox", for the tests to compare with.
 
     mbox-model.py count MBOX            number of messages
     mbox-model.py sizes MBOX            "N SIZE" per message (RETR octets)

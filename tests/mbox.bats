@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# SPEC "Maildrop": what a Unix mbox looks like through POP3 and what is
+# README "The mailbox": what a Unix mbox looks like through POP3 and what is
 # left on disk.  Expected bytes come from tests/mbox-model.py, which reads
 # the fixture itself; pop3d is only asked for what is being checked.
 
@@ -16,8 +16,8 @@ teardown() {
 	syslog_stop
 }
 
-# Eleven messages in every shape SPEC "Maildrop" names; the last one ends
-# the file without a newline.
+# Eleven messages in every shape README "The mailbox" names; the last one
+# ends the file without a newline.
 odd_mbox() {
 	python3 - "$MBOX" <<-'EOF'
 	import sys

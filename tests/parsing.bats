@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
-# The mbox parsing rules of SPEC "Maildrop" and issue 3, checked on the
-# bytes RETR sends: where messages begin, what is sent as stored, what is
-# refused, the hidden c-client/Dovecot pseudo-message, and RETR of a
-# message that changed under the session.
+# The mbox parsing rules of README "The mailbox" and pop3d.8 "Mailbox
+# format", checked on the bytes RETR sends: where messages begin, what is
+# sent as stored, what is refused, the hidden c-client/Dovecot
+# pseudo-message, and RETR of a message that changed under the session.
 
 load helper
 load integ-lib

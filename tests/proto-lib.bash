@@ -4,7 +4,8 @@
 # pop3_raw writes the server's bytes to a file), the independent mbox
 # model, and small helpers.  Load it after helper.
 
-# model ARGS...: tests/mbox-model.py, our own reading of SPEC "Maildrop"
+# model ARGS...: tests/mbox-model.py, our own reading of README
+# "The mailbox"
 model() {
 	python3 "$TESTS/mbox-model.py" "$@"
 }

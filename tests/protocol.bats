@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
-# RFC 1939 / 2449 / 3206 as SPEC.md says: every command in the states
-# where it is valid and where it is not, CAPA, response codes, PIPELINING,
-# the autologout timer, exit statuses, and the options.
+# RFC 1939 / 2449 / 3206 as pop3d.8 "Protocol" says: every command in the
+# states where it is valid and where it is not, CAPA, response codes,
+# PIPELINING, the autologout timer, exit statuses, and the options.
 
 bats_require_minimum_version 1.5.0
 
@@ -18,7 +18,8 @@ teardown() {
 	syslog_stop
 }
 
-# The capabilities SPEC "Capabilities" lists in both states.
+# The capabilities pop3d.8 "Protocol" lists in both states (RFC 2449
+# section 6).
 CAPA_BOTH="AUTH-RESP-CODE
 EXPIRE NEVER
 PIPELINING
@@ -70,7 +71,7 @@ make_cert() {
 	[[ ${lines[4]} == "+OK"* ]]
 }
 
-@test "CAPA in AUTHORIZATION lists exactly what SPEC says" {
+@test "CAPA in AUTHORIZATION lists exactly what pop3d.8 says" {
 	pop3 <<-EOF
 	CAPA
 	QUIT

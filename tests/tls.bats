@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# TLS (issue 5): STLS (RFC 2595) and implicit TLS (RFC 8314) with pop3d's
+# TLS (README "TLS"): STLS (RFC 2595) and implicit TLS (RFC 8314) with pop3d's
 # fd 0 and 1 being the TCP socket of a real launcher (socat, see
 # tls-lib.bash); openssl s_client, a scripted Python client
 # (tls-client.py) and real mail clients over TLS; the STARTTLS injection;

@@ -1,13 +1,13 @@
 #!/bin/bash
-# tests/tls-timing.sh [ROUNDS] - what TLS costs a whole session (not a test).
+# bench/tls-timing.sh [ROUNDS] - what TLS costs a whole session.
 #
 # One run: pop3d behind socat on loopback three ways -- plaintext, STLS
 # and implicit TLS (--tls) -- and a Python client that times complete
 # sessions: connect, (handshake,) greeting, USER, PASS, RETR of a 1 MB
 # message, QUIT, until the server closes; and the same without the RETR.
 # ROUNDS sessions of each kind (default 20), interleaved, then the
-# median, minimum and maximum of each in milliseconds.  Run as root (pop3d drops to uid 5000); POP3D picks the
-# binary (default ./pop3d).
+# median, minimum and maximum of each in milliseconds.  Run as root
+# (pop3d drops to uid 5000); POP3D picks the binary (default ./pop3d).
 set -eu
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-20}
