@@ -120,11 +120,13 @@ def main():
                 ours.shutdown(socket.SHUT_WR)
             else:
                 cmd = substitute(l, timestamp)
+                # before the send: the server may answer (and a loaded
+                # machine deschedule us) before sendall returns
+                sent = time.monotonic()
                 try:
                     ours.sendall(cmd + b"\r\n")
                 except OSError:
                     break
-                sent = time.monotonic()
                 first = conn.line()
                 if times:
                     first = b"%.6f\t" % (time.monotonic() - sent) + first

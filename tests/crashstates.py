@@ -562,7 +562,10 @@ class Replay:
             problems.append(why)
         else:
             self.counts[name] += 1
-        left = [n for n in os.listdir(self.spool) if n != "alice"]
+        # the persistent index is a cache beside the mailbox (README
+        # "Persistent index"): it and a crashed writer's temp file may stay
+        left = [n for n in os.listdir(self.spool) if n != "alice" and
+                n not in ("alice.pop3d-index", "alice.pop3d-index.tmp")]
         if left:
             problems.append("left behind: " + " ".join(sorted(left)))
         if os.stat(self.mbox).st_ino != self.ino:
