@@ -170,10 +170,12 @@ check_wrong_password() {
 	sed "s/PORT/$P_PLAIN/" "$T/rc" > "$T/rc.plain"
 	sed "s/PORT/$P_STLS/" "$T/rc" > "$T/rc.stls"
 	chmod 600 "$T/rc.plain" "$T/rc.stls"
-	run env HOME="$T" timeout 60 fetchmail -f "$T/rc.plain" --nodetach
+	run env HOME="$T" timeout 60 fetchmail -f "$T/rc.plain" --nodetach \
+	    --pidfile "$T/fetchmail.pid"
 	[ "$status" -ne 0 ]
 	[ -z "$(ls "$T/out")" ]
-	run env HOME="$T" timeout 60 fetchmail -f "$T/rc.stls" --nodetach
+	run env HOME="$T" timeout 60 fetchmail -f "$T/rc.stls" --nodetach \
+	    --pidfile "$T/fetchmail.pid"
 	ran_ok
 	client_compare fetchmail "$BASE" "$T/out"
 }

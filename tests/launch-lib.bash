@@ -263,7 +263,10 @@ fetchmail_run() {
 	  mda "python3 $TESTS/launch-store.py $out"
 	EOF
 	chmod 600 "$work/rc"
-	run env HOME="$work" timeout 120 fetchmail -f "$work/rc" --nodetach
+	# its own lock: as root fetchmail locks /var/run/fetchmail.pid, shared
+	# with any other fetchmail on the machine
+	run env HOME="$work" timeout 120 fetchmail -f "$work/rc" --nodetach \
+	    --pidfile "$work/fetchmail.pid"
 }
 
 # mpop: "auth user" where there is no TLS (its default refuses clear-text
