@@ -35,8 +35,14 @@ static const char mailbox[] =
     "From d@example.org Mon Jan  1 00:00:03 2024\n"
     "Subject: last\n\nno newline at the end";
 
+/* A ring of mailboxes, each restored after its turn: an open waits out
+   the clock tick of the file's last change (proof.c md_proof_settle),
+   and by its next turn the tick is long over. */
+#define RING 8
+
 static struct config cfg;
-static char dir[64], mpath[96];
+static char dir[64], mpath[RING][96];
+static unsigned turn;
 
 static void
 write_file(const char *path, const char *p)
@@ -73,40 +79,49 @@ setup(void)
 	(void)snprintf(apop, sizeof(apop), "%s/apop", dir);
 	(void)snprintf(line, sizeof(line), "fuzz:%s\n", pass);
 	write_file(apop, line);
-	(void)snprintf(mpath, sizeof(mpath), "%s/mbox", dir);
+	for (int i = 0; i < RING; i++)
+		(void)snprintf(mpath[i], sizeof(mpath[i]), "%s/mbox%d", dir, i);
 	cfg.auth.passwd_file = pw;
 	cfg.auth.apop_file = apop;
 	cfg.auth.min_uid = 1000;
 	cfg.apop = 1;
-	cfg.maildrop = mpath;
+	cfg.maildrop = mpath[0];	/* unused: no login happens */
 	cfg.timeout = 600;
 	cfg.login_timeout = 120;
 	cfg.front_user = "pop3d";
 	explicit_bzero(pass, sizeof(pass));
 }
 
-/* A fresh mailbox, its times in the past: the open need not wait out
-   the clock tick (proof.c md_proof_settle). */
+/* The mailbox as it starts, rewritten only when an UPDATE changed it;
+   its times in the past. */
 static void
-fresh_mailbox(void)
+restore_mailbox(const char *path)
 {
+	char now[sizeof(mailbox) + 1];
 	struct timespec ts[2];
+	int fd = open(path, O_RDONLY);
+	ssize_t r = fd >= 0 ? read(fd, now, sizeof(now)) : -1;
 
-	write_file(mpath, mailbox);
+	if (fd >= 0 && close(fd) != 0)
+		abort();
+	if (r == (ssize_t)sizeof(mailbox) - 1 &&
+	    memcmp(now, mailbox, sizeof(mailbox) - 1) == 0)
+		return;
+	write_file(path, mailbox);
 	(void)clock_gettime(CLOCK_REALTIME, &ts[0]);
 	ts[0].tv_sec -= 10;
 	ts[1] = ts[0];
-	if (utimensat(AT_FDCWD, mpath, ts, 0) != 0)
+	if (utimensat(AT_FDCWD, path, ts, 0) != 0)
 		abort();
 }
 
 static int
 open_transaction(struct session *s)
 {
-	struct md_config mc = { mpath, 1, STALE_SECS, (gid_t)-1, 0 };
+	struct md_config mc = { mpath[turn], 1, STALE_SECS, (gid_t)-1, 0 };
 	const char *why;
 
-	fresh_mailbox();
+	restore_mailbox(mpath[turn]);	/* the first turn; else a no-op */
 	if (maildrop_open(&s->md, &mc, &why) != MD_OK)
 		abort();
 	(void)snprintf(s->who.name, sizeof(s->who.name), "fuzz");
@@ -120,7 +135,7 @@ static void
 check_mailbox(void)
 {
 	char head[6];
-	int fd = open(mpath, O_RDONLY);
+	int fd = open(mpath[turn], O_RDONLY);
 	ssize_t r;
 
 	if (fd < 0 || (r = read(fd, head, sizeof(head))) < 0 ||
@@ -155,8 +170,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	session_loop(&s);
 	(void)session_close(&s);
-	if (data[0] & 1)
+	if (data[0] & 1) {
 		check_mailbox();
+		restore_mailbox(mpath[turn]);
+		turn = (turn + 1) % RING;
+	}
 	if (close(in[0]) != 0 || close(out) != 0)
 		abort();
 	/* QUIT held SIGTERM for its UPDATE; the next run starts clean */
