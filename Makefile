@@ -73,7 +73,7 @@ OBJS     = $(ALL_SRCS:.c=.o)
 LDLIBS   = -lcrypt $(TLS_LIBS) -lcrypto
 
 .PHONY: all test test-asan asan check demo bench install install-front \
-        uninstall clean cross deb fuzz
+        uninstall clean cross deb fuzz fuzz-build
 
 all: pop3d
 
@@ -191,7 +191,9 @@ tests/fuzz/fuzz-authrec: tests/fuzz/fuzz_authrec.c authrec.c $(HDRS)
 tests/fuzz/fuzz-proxy: tests/fuzz/fuzz_proxy.c proxy.c $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< proxy.c
 
-fuzz: $(FUZZ_BINS)
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
 	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 test: pop3d
