@@ -17,27 +17,22 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* What authrec.h says each type carries; -1 for the hand-off. */
+/* What authrec.h's table says each type carries; -1: the hand-off. */
+static const struct {
+	int type, fields;
+} spec[] = {
+	{ REC_READY, 0 }, { REC_SETUP, 1 }, { REC_HELLO, 1 },
+	{ REC_PASS, 2 }, { REC_APOP, 2 }, { REC_VERDICT, 2 },
+	{ REC_PLAIN, 3 }, { REC_HANDOFF, -1 },
+};
+
 static int
 expected_fields(int type)
 {
-	switch (type) {
-	case REC_READY:
-		return 0;
-	case REC_SETUP:
-	case REC_HELLO:
-		return 1;
-	case REC_PASS:
-	case REC_APOP:
-	case REC_VERDICT:
-		return 2;
-	case REC_PLAIN:
-		return 3;
-	case REC_HANDOFF:
-		return -1;
-	default:
-		abort();	/* an unknown type was accepted */
-	}
+	for (size_t i = 0; i < sizeof(spec) / sizeof(spec[0]); i++)
+		if (spec[i].type == type)
+			return spec[i].fields;
+	abort();	/* an unknown type was accepted */
 }
 
 static void

@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 
+#include "byteorder.h"
 #include "md.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,11 +47,7 @@ static uint64_t mbox_ino;	/* O_TRUNC keeps it */
 static uint64_t
 get64(const unsigned char *p)
 {
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	return le_get(p, 8);
 }
 
 static void
@@ -89,8 +86,7 @@ make_journal(const uint8_t *data, size_t size, unsigned char *j)
 	memset(j, 0, JHDR_SIZE);
 	memcpy(j, data, size < JH_FIXED ? size : JH_FIXED);
 	if (get64(j + J_INO) == 0)
-		for (int i = 0; i < 8; i++)
-			j[J_INO + i] = (unsigned char)(mbox_ino >> (8 * i));
+		le_put(j + J_INO, mbox_ino, 8);
 	if (EVP_Digest(j + 16, J_MARKER + JMARK_MAX - 16, j + J_SUM, &n,
 	    EVP_sha256(), NULL) != 1)
 		abort();

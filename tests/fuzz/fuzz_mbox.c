@@ -64,6 +64,13 @@ is_empty(const char *l, size_t len)
 	    (len == 2 && l[0] == '\r' && l[1] == '\n');
 }
 
+/* Python's bytes.strip(b" \t\r\n") set; strchr would match a NUL too. */
+static int
+is_strip(char c)
+{
+	return memchr(" \t\r\n", c, 4) != NULL;
+}
+
 /* The value of header line l if it is field name, stripped; else NULL. */
 static const char *
 value_of(const char *l, size_t len, const char *name, size_t *vlen)
@@ -72,9 +79,9 @@ value_of(const char *l, size_t len, const char *name, size_t *vlen)
 
 	if (len < k || strncasecmp(l, name, k) != 0)
 		return NULL;
-	for (a = k; a < len && strchr(" \t\r\n", l[a]) != NULL; a++)
+	for (a = k; a < len && is_strip(l[a]); a++)
 		;
-	for (b = len; b > a && strchr(" \t\r\n", l[b - 1]) != NULL; b--)
+	for (b = len; b > a && is_strip(l[b - 1]); b--)
 		;
 	*vlen = b - a;
 	return l + a;
@@ -264,6 +271,22 @@ to_sink(void *ctx, const char *buf, size_t len)
 
 static char path[64];
 
+/* Both readings on stderr (the fuzzer's log), then the crash. */
+static void __attribute__((noreturn))
+mismatch(const struct maildrop *md, const struct ref *r, const char *what)
+{
+	fprintf(stderr, "fuzz_mbox: %s differs\nscanner:", what);
+	for (unsigned i = 0; i < md->ix.nmsg; i++)
+		fprintf(stderr, " [%llu,%llu)",
+		    (unsigned long long)md->ix.msg[i].off,
+		    (unsigned long long)md_range_end(md, i));
+	fprintf(stderr, " first=%u\nreference:", md->ix.first);
+	for (size_t i = 0; i < r->nmsg; i++)
+		fprintf(stderr, " [%zu,%zu)", r->m[i].start, r->m[i].end);
+	fprintf(stderr, " pseudo=%d\n", r->nmsg > 0 && r->m[0].pseudo);
+	abort();
+}
+
 static void
 compare_send(struct maildrop *md, const struct ref *r, unsigned n,
     const struct ref_msg *m, long lines, char *want, struct sink *got)
@@ -291,11 +314,11 @@ compare(struct maildrop *md, const struct ref *r, size_t cap)
 		abort();
 	if (md->ix.nmsg != r->nmsg || md->ix.first != first ||
 	    maildrop_count(md) != r->nmsg - first)
-		abort();
+		mismatch(md, r, "the message count");
 	for (unsigned i = 0; i < r->nmsg; i++)
 		if (md->ix.msg[i].off != r->m[i].start ||
 		    md_range_end(md, i) != r->m[i].end)
-			abort();
+			mismatch(md, r, "a byte range");
 	for (unsigned n = 1; n + first <= r->nmsg; n++) {
 		const struct ref_msg *m = &r->m[n - 1 + first];
 
