@@ -6,14 +6,15 @@
  * pop3d.c is compiled into this file (its main renamed), so the real
  * session_loop runs with no seam in the product.  The first input octet
  * picks the state; the rest is what the client sends, through a real
- * pipe as fd 0 would carry it, with the replies to /dev/null.  In
+ * pipe as fd 0 would carry it; the replies go to a file.  In
  * AUTHORIZATION every credential goes through gate.c and auth.c to a
  * passwd file whose one password is random and unknown to the fuzzer,
  * and an APOP secrets file, so no login happens (a login would change
  * this process's uid).  TRANSACTION starts on a small real mailbox,
  * opened and locked as a login opens it; QUIT runs the real UPDATE.
- * Sanitizers and chan.c's bounds are the oracle; after any QUIT the
- * mailbox must still be an mbox (README "Maildrop").
+ * Besides the sanitizers: every reply line ends in CRLF and fits RFC
+ * 2449 section 4's 512 octets (the mailbox's own lines are short), and
+ * after any QUIT the mailbox is still an mbox (README "Maildrop").
  */
 #define main pop3d_main
 int pop3d_main(int argc, char **argv);
@@ -41,7 +42,7 @@ static const char mailbox[] =
 #define RING 8
 
 static struct config cfg;
-static char dir[64], mpath[RING][96];
+static char dir[64], mpath[RING][96], opath[96];
 static unsigned turn;
 
 static void
@@ -85,6 +86,7 @@ setup(void)
 	cfg.auth.apop_file = apop;
 	cfg.auth.min_uid = 1000;
 	cfg.apop = 1;
+	(void)snprintf(opath, sizeof(opath), "%s/replies", dir);
 	cfg.maildrop = mpath[0];	/* unused: no login happens */
 	cfg.timeout = 600;
 	cfg.login_timeout = 120;
@@ -145,6 +147,29 @@ check_mailbox(void)
 		abort();
 }
 
+/* Every line CRLF-terminated and at most 512 octets with its CRLF. */
+static void
+check_replies(int fd)
+{
+	static char buf[1 << 20];
+	ssize_t n = pread(fd, buf, sizeof(buf), 0);
+	size_t line = 0;
+
+	if (n < 0)
+		abort();
+	for (ssize_t i = 0; i < n; i++) {
+		if (buf[i] != '\n') {
+			line++;
+			continue;
+		}
+		if (line == 0 || buf[i - 1] != '\r' || line + 1 > 512)
+			abort();
+		line = 0;
+	}
+	if (line != 0 && n < (ssize_t)sizeof(buf))
+		abort();	/* a last line without its CRLF */
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -157,7 +182,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		setup();
 	if (size < 1 || size > 65536)	/* a pipe holds 64 KiB */
 		return 0;
-	if (pipe(in) != 0 || (out = open("/dev/null", O_WRONLY)) < 0 ||
+	if (pipe(in) != 0 || (out = open(opath, O_RDWR | O_CREAT | O_TRUNC,
+	    0600)) < 0 ||
 	    write(in[1], data + 1, size - 1) != (ssize_t)(size - 1) ||
 	    close(in[1]) != 0)
 		abort();
@@ -170,6 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	session_loop(&s);
 	(void)session_close(&s);
+	check_replies(out);
 	if (data[0] & 1) {
 		check_mailbox();
 		restore_mailbox(mpath[turn]);
