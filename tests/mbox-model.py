@@ -87,7 +87,8 @@ def is_pseudo(m, first_line, header):
         and any(header_value(l, b"Subject:") == PSEUDO_SUBJECT
                 for l in header if l.endswith(b"\n")) \
         and any(header_value(l, b"X-IMAP:") is not None or
-                header_value(l, b"X-IMAPbase:") is not None for l in header)
+                header_value(l, b"X-IMAPbase:") is not None
+                for l in header if l.endswith(b"\n"))
 
 
 def parse(data):

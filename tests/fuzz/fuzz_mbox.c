@@ -136,8 +136,9 @@ ref_header_line(struct ref_header *h, const char *l, size_t len)
 	    l[len - 1] == '\n' && vl == strlen(PSEUDO_SUBJECT) &&
 	    memcmp(v, PSEUDO_SUBJECT, vl) == 0)
 		h->subject = 1;
-	if (value_of(l, len, "X-IMAP:", &vl) != NULL ||
-	    value_of(l, len, "X-IMAPbase:", &vl) != NULL)
+	if ((value_of(l, len, "X-IMAP:", &vl) != NULL ||
+	    value_of(l, len, "X-IMAPbase:", &vl) != NULL) &&
+	    l[len - 1] == '\n')
 		h->imap = 1;
 }
 
