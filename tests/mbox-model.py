@@ -26,7 +26,9 @@ the end of the file or the start of a separator's empty line (or of the
 empty line that ends the file); else it is ignored.  A first message that
 is a c-client pseudo-message ("From MAILER-DAEMON ", the Subject "DON'T
 DELETE THIS MESSAGE -- FOLDER INTERNAL DATA" and an X-IMAP: or
-X-IMAPbase: header) is hidden: not numbered, never cut.
+X-IMAPbase: header) is hidden: not numbered, never cut.  A header line
+counts only when it ends in a newline (a file cut inside the header
+hides nothing).
 """
 import os
 import sys
