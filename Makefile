@@ -3,6 +3,8 @@
 #   make            build ./pop3d
 #   make test       run the test suite (tests/*.bats) against ./pop3d
 #   make check      build and run the unit tests (tests/unit/test_*.c)
+#   make fuzz       build the libFuzzer targets (tests/fuzz/, clang) and
+#                   run each for FUZZ_SECONDS (default 30); prints TAP
 #   make asan       build ./pop3d-asan (ASan + UBSan) for the same suite
 #   make demo       a session on this terminal with a demo user and mailbox
 #   make bench      the benchmarks in bench/ (not part of make test)
@@ -72,7 +74,7 @@ OBJS     = $(ALL_SRCS:.c=.o)
 LDLIBS   = -lcrypt $(TLS_LIBS) -lcrypto
 
 .PHONY: all test test-asan asan check demo bench install install-front \
-        uninstall clean cross deb
+        uninstall clean cross deb fuzz fuzz-build
 
 all: pop3d
 
@@ -152,6 +154,50 @@ tests/unit/gate-test: tests/unit/gate-test.c $(GATE_TEST_SRCS) $(HDRS)
 	$(CC) $(WARN) $(LFS) -O1 -g -o $@ tests/unit/gate-test.c \
 	    $(GATE_TEST_SRCS) $(LDLIBS)
 
+# ---- fuzzing (README "Tests"): one libFuzzer target per parser ----
+# Debian's clang (clang-14, libclang-rt-14-dev), ASan + UBSan.  The
+# session target compiles pop3d.c into itself (tests/fuzz/fuzz_session.c);
+# the index target skips the index's checksum (FUZZING_BUILD_MODE_...,
+# tests/unit/fuzz_mdindex.c); the journal target computes the journal's
+# checksum itself, so journal.c is built as it ships.
+FUZZ_CC      = clang
+FUZZ_SECONDS = 30
+FUZZ_FLAGS   = $(WARN) $(LFS) -I. -g -O1 -fno-omit-frame-pointer \
+               -fsanitize=fuzzer,address,undefined \
+               -fno-sanitize-recover=undefined
+FUZZ_TARGETS = session mbox journal mdindex sasl authrec proxy
+FUZZ_BINS    = $(FUZZ_TARGETS:%=tests/fuzz/fuzz-%)
+MD_SRCS      = maildrop.c mbox.c lock.c proof.c emit.c uidl.c journal.c \
+               update.c mdio.c mdindex.c mdindex_file.c persist.c
+FUZZ_SESSION_SRCS = $(filter-out pop3d.c,$(SRCS)) tls-none.c
+
+tests/fuzz/fuzz-session: tests/fuzz/fuzz_session.c $(ALL_SRCS) $(HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SESSION_SRCS) -lcrypt \
+	    -lcrypto
+
+tests/fuzz/fuzz-mbox tests/fuzz/fuzz-journal: tests/fuzz/fuzz-%: \
+    tests/fuzz/fuzz_%.c $(MD_SRCS) $(HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(MD_SRCS) -lcrypto
+
+tests/fuzz/fuzz-mdindex: tests/unit/fuzz_mdindex.c mdindex.c mdindex_file.c \
+    $(HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
+	    -o $@ $< mdindex.c mdindex_file.c -lcrypto
+
+tests/fuzz/fuzz-sasl: tests/fuzz/fuzz_sasl.c auth.c logtext.c $(HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< auth.c logtext.c -lcrypt -lcrypto
+
+tests/fuzz/fuzz-authrec: tests/fuzz/fuzz_authrec.c authrec.c $(HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< authrec.c
+
+tests/fuzz/fuzz-proxy: tests/fuzz/fuzz_proxy.c proxy.c $(HDRS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< proxy.c
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	tests/fuzz/run $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
 test: pop3d
 	tests/run
 
@@ -197,7 +243,8 @@ uninstall:
 
 clean:
 	rm -f pop3d pop3d-asan *.o tls-mode.stamp pop3d-armhf pop3d-s390x \
-	    pop3d-armhf.run pop3d-s390x.run $(UNIT_TESTS) tests/unit/gate-test
+	    pop3d-armhf.run pop3d-s390x.run $(UNIT_TESTS) tests/unit/gate-test \
+	    $(FUZZ_BINS)
 	rm -rf cross/obj-*
 
 deb:

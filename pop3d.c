@@ -381,6 +381,11 @@ struct session {
 	struct timespec start;
 };
 
+static enum reply ok(struct session *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static enum reply err(struct session *, const char *, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
 static enum reply
 ok(struct session *s, const char *fmt, ...)
 {
@@ -920,7 +925,7 @@ cmd_noop(struct session *s, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return ok(s, "");
+	return ok(s, "%s", "");	/* a bare "+OK" */
 }
 
 static enum reply

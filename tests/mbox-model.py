@@ -26,7 +26,9 @@ the end of the file or the start of a separator's empty line (or of the
 empty line that ends the file); else it is ignored.  A first message that
 is a c-client pseudo-message ("From MAILER-DAEMON ", the Subject "DON'T
 DELETE THIS MESSAGE -- FOLDER INTERNAL DATA" and an X-IMAP: or
-X-IMAPbase: header) is hidden: not numbered, never cut.
+X-IMAPbase: header) is hidden: not numbered, never cut.  A header line
+counts only when it ends in a newline (a file cut inside the header
+hides nothing).
 """
 import os
 import sys
@@ -87,7 +89,8 @@ def is_pseudo(m, first_line, header):
         and any(header_value(l, b"Subject:") == PSEUDO_SUBJECT
                 for l in header if l.endswith(b"\n")) \
         and any(header_value(l, b"X-IMAP:") is not None or
-                header_value(l, b"X-IMAPbase:") is not None for l in header)
+                header_value(l, b"X-IMAPbase:") is not None
+                for l in header if l.endswith(b"\n"))
 
 
 def parse(data):
