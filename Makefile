@@ -38,6 +38,9 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # the sources, one a line; TLS picks tls.c or tls-none.c
 SRCS = \
 	pop3d.c \
+	options.c \
+	session.c \
+	admin.c \
 	chan.c \
 	front.c \
 	gate.c \

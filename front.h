@@ -11,7 +11,7 @@
 #include "authrec.h"
 #include "chan.h"
 #include "gate.h"
-#include "pop3d.h"
+#include "options.h"
 
 struct front {
 	pid_t pid;		/* in root: the front's pid */

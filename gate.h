@@ -9,7 +9,7 @@
 
 #include "auth.h"
 #include "authrec.h"
-#include "pop3d.h"
+#include "options.h"
 
 #define GATE_TIMESTAMP_MAX	128
 #define GATE_REPLY_MAX		256
