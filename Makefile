@@ -41,6 +41,8 @@ SRCS = \
 	options.c \
 	session.c \
 	admin.c \
+	proxy.c \
+	penalty.c \
 	chan.c \
 	front.c \
 	gate.c \

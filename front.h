@@ -34,6 +34,10 @@ int front_fork(struct front *f);
 int front_setup(struct config *cfg, struct front *f, char *timestamp,
     size_t size);
 
+/* In the front, before the greeting: the client address a PROXY header
+   gave, for root's log and penalty; 0 or -1 (root is gone). */
+int front_tell_peer(struct front *f, const char *addr);
+
 /* In the front: flush what the client is owed, send one credential
    record, wait for root's verdict; 0 or -1 (root is gone). */
 int front_ask(struct front *f, struct chan *c, int type,

@@ -71,6 +71,8 @@ static const struct option long_options[] = {
 	{ "recover", no_argument, NULL, 'R' },
 	{ "front-user", required_argument, NULL, 'F' },
 	{ "login-timeout", required_argument, NULL, 'L' },
+	{ "proxy-from", required_argument, NULL, 'X' },
+	{ "penalty-dir", required_argument, NULL, 'D' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 }
@@ -101,10 +103,14 @@ usage(FILE *fp)
 "                           (default %s, chrooted to %s)\n"
 "      --login-timeout=SECONDS  total time allowed before login\n"
 "                           (default %d)\n"
+"      --proxy-from=CIDR[,CIDR...]  accept a PROXY protocol v1/v2 header,\n"
+"                           and only from these peers (they must send one)\n"
+"      --penalty-dir=DIR    per-source penalty state (default %s)\n"
 "  -h, --help               this text\n"
 "  -V, --version            the version\n",
 	    DEFAULT_MAILDROP, DEFAULT_TIMEOUT, DEFAULT_FAIL_DELAY,
-	    DEFAULT_MIN_UID, FRONT_USER, FRONT_ROOT, DEFAULT_LOGIN_TIMEOUT);
+	    DEFAULT_MIN_UID, FRONT_USER, FRONT_ROOT, DEFAULT_LOGIN_TIMEOUT,
+	    DEFAULT_PENALTY_DIR);
 }
 
 int
@@ -179,6 +185,7 @@ readable_file(const char *path)
 int
 parse_options(int argc, char **argv, struct config *cfg)
 {
+	const char *why;
 	long v;
 	int c;
 
@@ -196,6 +203,14 @@ parse_options(int argc, char **argv, struct config *cfg)
 		case 'C': cfg->check_user = optarg; break;
 		case 'R': cfg->recover = 1; break;
 		case 'F': cfg->front_user = optarg; break;
+		case 'D': cfg->penalty_dir = optarg; break;
+		case 'X':
+			if (proxy_from_parse(optarg, &cfg->proxy_from,
+			    &why) != 0) {
+				startup_error("--proxy-from: %s", why);
+				return EXIT_SETUP;
+			}
+			break;
 		case 'L':
 			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
 				startup_error("--login-timeout wants 1 to %d "
@@ -235,7 +250,8 @@ parse_options(int argc, char **argv, struct config *cfg)
 			    tls_built ? "" : " (built without TLS)");
 			return 0;
 		default:
-			if (optopt == 'F' || optopt == 'L')
+			if (optopt == 'F' || optopt == 'L' || optopt == 'X' ||
+			    optopt == 'D')
 				startup_error("option %s needs a value",
 				    argv[optind - 1]);
 			else if (optopt != 0 && strchr("pmatdckuC", optopt))
@@ -323,4 +339,5 @@ options_init(struct config *cfg)
 	cfg->timeout = DEFAULT_TIMEOUT;
 	cfg->fail_delay = DEFAULT_FAIL_DELAY;
 	cfg->auth.min_uid = DEFAULT_MIN_UID;
+	cfg->penalty_dir = DEFAULT_PENALTY_DIR;
 }

@@ -10,6 +10,8 @@
 #include <sys/types.h>
 
 #include "auth.h"
+#include "params.h"
+#include "proxy.h"
 
 struct config {
 	struct auth_config auth;
@@ -26,6 +28,8 @@ struct config {
 	int recover;
 	int separate;		/* started as root: a front does AUTHORIZATION */
 	struct tls *tls;	/* loaded certificate, or NULL */
+	struct proxy_from proxy_from;	/* --proxy-from; count 0: none */
+	const char *penalty_dir;	/* README "Brute force" */
 };
 
 /* The defaults, then the options: -1 to go on, else the exit status

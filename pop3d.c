@@ -706,7 +706,7 @@ main(int argc, char **argv)
 {
 	struct config cfg;
 	struct front f;
-	char peer[80];
+	char peer[PEER_TEXT_MAX];
 	int r;
 
 	options_init(&cfg);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@
 #include "maildrop.h"
 #include "options.h"
 #include "params.h"
+#include "proxy.h"
 #include "session.h"
 #include "tls.h"
 
@@ -77,6 +79,95 @@ peer_address(char *buf, size_t size)
 	}
 }
 
+/* ---------------------------------------------------------------- */
+/* The PROXY header (README "Behind HAProxy or stunnel")              */
+
+/* proxy_read's source: fd 0, each wait within the login deadline. */
+static ssize_t
+read_header(void *ctx, void *buf, size_t len)
+{
+	struct chan *c = ctx;
+	struct pollfd p = { c->rfd, POLLIN, 0 };
+	ssize_t n;
+	int r;
+
+	for (;;) {
+		if ((r = poll(&p, 1, chan_wait_ms(c))) < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		n = read(c->rfd, buf, len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		return n;
+	}
+}
+
+/* The one -ERR; the input already sent (the rest of a bad header) is
+   read and dropped, so that the close is no reset that loses it. */
+static int
+proxy_refused(struct session *s, const char *reply, const char *why)
+{
+	char junk[PROXY_V2_MAX];
+
+	syslog(LOG_NOTICE, "peer=%s: %s; session ended", s->peer, why);
+	(void)chan_printf(s->ch, "-ERR %s\r\n", reply);
+	(void)chan_flush(s->ch);
+	s->end = "PROXY header refused";
+	for (int i = 0; i < PROXY_DRAIN_READS; i++)
+		if (read(s->ch->rfd, junk, sizeof(junk)) <= 0)
+			break;
+	return -1;
+}
+
+/*
+ * A --proxy-from peer starts with a PROXY header (v1 or v2), read here
+ * before anything else and never past its end; the client address it
+ * carries becomes the peer.  0, or -1 after the one -ERR.
+ */
+static int
+proxy_peer(struct session *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct proxy_header h;
+	const char *why;
+
+	if (s->cfg->proxy_from.count == 0 ||
+	    getpeername(s->ch->rfd, (struct sockaddr *)&ss, &len) != 0 ||
+	    !proxy_from_match(&s->cfg->proxy_from, (struct sockaddr *)&ss,
+	    len))
+		return 0;
+	if (proxy_read(read_header, s->ch, &h, &why) != PROXY_OK)
+		return proxy_refused(s, "bad PROXY header", why);
+	if (!h.local)
+		(void)snprintf(s->peer, sizeof(s->peer), "%s", h.addr);
+	s->proxied = !h.local;
+	return 0;
+}
+
+/* A PROXY header where none is read (a peer not listed, or after the
+   first bytes): v1's "PROXY " line, or v2's signature, whose first
+   line is empty and whose rest stays buffered. */
+static int
+stray_proxy(struct session *s, const char *line, size_t len)
+{
+	static const char v2rest[] = "\r\n\0\r\nQUIT\n";
+	const char *p;
+	size_t n;
+
+	if (s->lines++ > 0 || s->state != ST_AUTH)
+		return 0;
+	if (len >= 6 && strncmp(line, "PROXY ", 6) == 0)
+		return 1;
+	n = chan_pending(s->ch, &p);
+	return len == 0 && n >= sizeof(v2rest) - 1 &&
+	    memcmp(p, v2rest, sizeof(v2rest) - 1) == 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Session end and loop                                              */
+
 static void
 log_session_end(struct session *s)
 {
@@ -121,6 +212,12 @@ session_loop(struct session *s)
 	while (s->leave == STAY) {
 		switch (chan_getline(s->ch, line, &len)) {
 		case GL_LINE:
+			if (stray_proxy(s, line, len)) {
+				(void)proxy_refused(s, "PROXY header not "
+				    "accepted from this peer", "PROXY header "
+				    "from a peer not in --proxy-from");
+				return;
+			}
 			dispatch(s, line, len);
 			break;
 		case GL_TOOLONG:
@@ -208,11 +305,15 @@ run_single(struct config *cfg, const char *peer)
 	gate_init(&g, cfg, s.peer);
 	s.gate = &g;
 	memcpy(s.timestamp, g.timestamp, sizeof(s.timestamp));
-	if (greet(&s) == 0) {
+	if (proxy_peer(&s) != 0)
+		status = session_close(&s);
+	else if ((s.proxied && gate_set_peer(&g, s.peer) != 0) ||
+	    greet(&s) != 0)
+		free(s.ch);
+	else {
 		session_loop(&s);
 		status = session_close(&s);
-	} else
-		free(s.ch);
+	}
 	tls_end(cfg->tls);
 	return status;
 }
@@ -230,7 +331,9 @@ run_front(struct config *cfg, struct front *f, const char *peer)
 		_exit(EXIT_INTERNAL);	/* root tells the client */
 	s.front = f;
 	memcpy(s.timestamp, timestamp, sizeof(s.timestamp));
-	if (greet(&s) == 0)
+	/* the header first: before the TLS handshake and the greeting */
+	if (proxy_peer(&s) == 0 &&
+	    (!s.proxied || front_tell_peer(f, s.peer) == 0) && greet(&s) == 0)
 		session_loop(&s);
 	if (s.leave == LEAVE_HANDOFF)
 		front_handoff(f, s.ch, s.ch->timeout_ms);
@@ -286,7 +389,7 @@ run_root(const struct config *cfg, struct front *f, const char *peer)
 	gate_init(&g, cfg, peer);
 	e = gate_serve(&g, f->link, &v, rec, &why);
 	if (e == GATE_END_LOGIN)
-		status = root_session(cfg, f, &v, rec, peer);
+		status = root_session(cfg, f, &v, rec, g.peer);
 	else if (e == GATE_END_SETUP) {
 		startup_error("%s", why);
 		front_reap(f);
@@ -296,7 +399,7 @@ run_root(const struct config *cfg, struct front *f, const char *peer)
 		status = 0;
 	} else {
 		syslog(LOG_ERR, "peer=%s: pre-authentication process: %s; "
-		    "session ended", peer, why);
+		    "session ended", g.peer, why);
 		front_kill(f);
 		status = EXIT_INTERNAL;
 	}

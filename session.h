@@ -29,12 +29,14 @@ struct session {
 	struct front *front;	/* in the front: the link to root */
 	struct gate *gate;	/* in one process: root's checks */
 	char timestamp[GATE_TIMESTAMP_MAX];	/* APOP's, or "" */
-	char peer[80];
+	char peer[PEER_TEXT_MAX];
 	struct auth_user who;
 	struct maildrop *md;
 	const char *code;	/* RFC 2449 response code of an -ERR */
 	char text[256];
 	int internal;		/* an internal failure ended it: exit 1 */
+	int proxied;		/* peer is a PROXY header's address */
+	unsigned lines;		/* command lines read */
 	unsigned retr_n, dele_n;
 	uint64_t retr_bytes, dele_bytes;
 	struct timespec start;
