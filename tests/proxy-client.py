@@ -9,7 +9,7 @@ themselves (HAProxy's "The PROXY protocol", v1 section 2.1, v2 section
       the end, or (the mutation left a valid header) the greeting.
       Prints "refused N greeted M"; exits 1 on any other answer.
   proxy-client.py timed PORT ADDR PASSWORD...
-      a v1 header carrying ADDR, then USER alice and one PASS per
+      a v1 header carrying ADDR, then USER alice and PASS for each
       PASSWORD; prints each PASS reply's wait in seconds and the reply.
   proxy-client.py many PORT COUNT
       COUNT sessions, each a header with a distinct address of
@@ -26,8 +26,9 @@ V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 LIMIT = 20  # seconds any one connection may take
 
 
-def v1(addr, dst="192.0.2.1"):
+def v1(addr):
     fam = "TCP6" if ":" in addr else "TCP4"
+    dst = "2001:db8::1" if ":" in addr else "192.0.2.1"
     return ("PROXY %s %s %s 40000 110\r\n" % (fam, addr, dst)).encode()
 
 
@@ -111,9 +112,9 @@ def timed(port, addr, passwords):
     s.sendall(v1(addr))
     if not readline(s).startswith("+OK"):
         return 1
-    s.sendall(b"USER alice\r\n")
-    readline(s)
     for pw in passwords:
+        s.sendall(b"USER alice\r\n")
+        readline(s)
         t = time.monotonic()
         s.sendall(("PASS %s\r\n" % pw).encode())
         reply = readline(s)

@@ -180,17 +180,22 @@ within() {
 	pop3d_start -d 0
 	local w
 	mapfile -t w < <(waits 192.0.2.50 a b c)
-	within "${w[0]}" 0 && within "${w[1]}" 1 && within "${w[2]}" 2
+	within "${w[0]}" 0
+	within "${w[1]}" 1
+	within "${w[2]}" 2
 	# another address meanwhile: no wait
 	mapfile -t w < <(waits 2001:db8::50 a)
 	within "${w[0]}" 0
 	mapfile -t w < <(waits 192.0.2.50 d e f)
-	within "${w[0]}" 4 && within "${w[1]}" 8 && within "${w[2]}" 15
+	within "${w[0]}" 4
+	within "${w[1]}" 8
+	within "${w[2]}" 15
 	# a good login still waits its turn (15 s), then clears the address
 	mapfile -t w < <(waits 192.0.2.50 secret)
 	within "${w[0]}" 15
 	mapfile -t w < <(waits 192.0.2.50 a b)
-	within "${w[0]}" 0 && within "${w[1]}" 1
+	within "${w[0]}" 0
+	within "${w[1]}" 1
 	# the state is root's, 0700, in --penalty-dir only
 	[ "$(stat -c %U:%a "$PEN")" = root:700 ]
 }
