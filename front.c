@@ -150,8 +150,8 @@ front_setup(struct config *cfg, struct front *f, char *timestamp,
 	const char *why = NULL;
 	int got;
 
-	if (cfg->cert != NULL &&
-	    (cfg->tls = tls_load(cfg->cert, cfg->key, &why)) == NULL)
+	if (cfg->certs > 0 && (cfg->tls = tls_load(cfg->cert, cfg->key,
+	    cfg->certs, &why)) == NULL)
 		goto fail;
 	if (lock_in(f, &why) != 0)
 		goto fail;

@@ -181,6 +181,21 @@ readable_file(const char *path)
 	return ok;
 }
 
+/* --tls-cert and --tls-key, repeatable: the n-th of each is a pair. */
+static int
+add_pair_file(struct config *cfg, int c, const char *path)
+{
+	int *n = c == 'c' ? &cfg->certs : &cfg->keys;
+
+	if (*n >= TLS_PAIRS_MAX) {
+		startup_error("at most %d --tls-cert/--tls-key pairs",
+		    TLS_PAIRS_MAX);
+		return -1;
+	}
+	(c == 'c' ? cfg->cert : cfg->key)[(*n)++] = path;
+	return 0;
+}
+
 /* Returns -1 to go on, else the exit status. */
 int
 parse_options(int argc, char **argv, struct config *cfg)
@@ -196,8 +211,11 @@ parse_options(int argc, char **argv, struct config *cfg)
 		case 'p': cfg->auth.passwd_file = optarg; break;
 		case 'm': cfg->maildrop = optarg; break;
 		case 'a': cfg->auth.apop_file = optarg; break;
-		case 'c': cfg->cert = optarg; break;
-		case 'k': cfg->key = optarg; break;
+		case 'c':
+		case 'k':
+			if (add_pair_file(cfg, c, optarg) != 0)
+				return EXIT_SETUP;
+			break;
 		case 'T': cfg->implicit_tls = 1; break;
 		case 'P': cfg->allow_plaintext = 1; break;
 		case 'C': cfg->check_user = optarg; break;
@@ -296,32 +314,32 @@ check_setup(struct config *cfg)
 		}
 		cfg->apop = r;
 	}
-	if (!tls_built && (cfg->cert || cfg->key || cfg->implicit_tls)) {
+	if (!tls_built && (cfg->certs || cfg->keys || cfg->implicit_tls)) {
 		startup_error("--tls-cert, --tls-key, --tls: this pop3d was "
 		    "built without TLS (use stunnel)");
 		return EXIT_SETUP;
 	}
-	if ((cfg->cert == NULL) != (cfg->key == NULL)) {
-		startup_error("--tls-cert and --tls-key go together");
+	if (cfg->certs != cfg->keys) {
+		startup_error("--tls-cert and --tls-key go together, in pairs");
 		return EXIT_SETUP;
 	}
-	if (cfg->implicit_tls && cfg->cert == NULL) {
+	if (cfg->implicit_tls && cfg->certs == 0) {
 		startup_error("--tls needs --tls-cert and --tls-key");
 		return EXIT_SETUP;
 	}
-	if (cfg->cert != NULL && !readable_file(cfg->cert)) {
-		startup_error("cannot read --tls-cert file %s: %s", cfg->cert,
-		    strerror(errno));
-		return EXIT_SETUP;
-	}
-	if (cfg->key != NULL && !readable_file(cfg->key)) {
-		startup_error("cannot read --tls-key file %s: %s", cfg->key,
+	for (int i = 0; i < cfg->certs; i++) {
+		const char *opt = "cert", *bad = cfg->cert[i];
+
+		if (readable_file(bad) && (opt = "key", bad = cfg->key[i],
+		    readable_file(bad)))
+			continue;
+		startup_error("cannot read --tls-%s file %s: %s", opt, bad,
 		    strerror(errno));
 		return EXIT_SETUP;
 	}
 	/* separated, the front loads the key: root never holds it */
-	if (cfg->cert != NULL && !cfg->separate &&
-	    (cfg->tls = tls_load(cfg->cert, cfg->key, &why)) == NULL) {
+	if (cfg->certs > 0 && !cfg->separate && (cfg->tls =
+	    tls_load(cfg->cert, cfg->key, cfg->certs, &why)) == NULL) {
 		startup_error("%s", why);
 		return EXIT_SETUP;
 	}

@@ -20,7 +20,8 @@ struct config {
 	int fail_delay;
 	int login_timeout;
 	const char *front_user;
-	const char *cert, *key;
+	const char *cert[TLS_PAIRS_MAX], *key[TLS_PAIRS_MAX];	/* pairs */
+	int certs, keys;
 	int implicit_tls;
 	int allow_plaintext;
 	int apop;		/* the secrets file is usable */

@@ -175,6 +175,10 @@
    is the case, and the list is matched on every connection. */
 #define PROXY_FROM_MAX	16
 
+/* --tls-cert/--tls-key pairs, chosen by SNI: a few names per host; each
+   pair is loaded at every connection. */
+#define TLS_PAIRS_MAX	8
+
 /* ---- Per-source penalty (README "Brute force") ---- */
 
 /* The state's directory; it lives on tmpfs and goes at reboot. */

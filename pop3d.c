@@ -727,7 +727,7 @@ main(int argc, char **argv)
 	/* Without TLS, OpenSSL serves only as a library of MACs and hashes:
 	   its configuration file (parsed on first use, about 0.5 ms) is for
 	   TLS policy, so it is read only when TLS is configured. */
-	if (cfg.cert == NULL &&
+	if (cfg.certs == 0 &&
 	    OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
 		startup_error("cannot initialise OpenSSL");
 		return EXIT_INTERNAL;
