@@ -181,6 +181,20 @@ readable_file(const char *path)
 	return ok;
 }
 
+/* A number of seconds in [min, max] from optarg; 0, or -1 said. */
+static int
+seconds_option(const char *name, long min, long max, int *out)
+{
+	long v;
+
+	if (parse_number(optarg, min, max, &v) != 0) {
+		startup_error("--%s wants %ld to %ld seconds", name, min, max);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
 /* --tls-cert and --tls-key, repeatable: the n-th of each is a pair. */
 static int
 add_pair_file(struct config *cfg, int c, const char *path)
@@ -230,28 +244,19 @@ parse_options(int argc, char **argv, struct config *cfg)
 			}
 			break;
 		case 'L':
-			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
-				startup_error("--login-timeout wants 1 to %d "
-				    "seconds", MAX_TIMEOUT);
+			if (seconds_option("login-timeout", 1, MAX_TIMEOUT,
+			    &cfg->login_timeout) != 0)
 				return EXIT_SETUP;
-			}
-			cfg->login_timeout = (int)v;
 			break;
 		case 't':
-			if (parse_number(optarg, 1, MAX_TIMEOUT, &v) != 0) {
-				startup_error("--timeout wants 1 to %d seconds",
-				    MAX_TIMEOUT);
+			if (seconds_option("timeout", 1, MAX_TIMEOUT,
+			    &cfg->timeout) != 0)
 				return EXIT_SETUP;
-			}
-			cfg->timeout = (int)v;
 			break;
 		case 'd':
-			if (parse_number(optarg, 0, MAX_FAIL_DELAY, &v) != 0) {
-				startup_error("--fail-delay wants 0 to %d "
-				    "seconds", MAX_FAIL_DELAY);
+			if (seconds_option("fail-delay", 0, MAX_FAIL_DELAY,
+			    &cfg->fail_delay) != 0)
 				return EXIT_SETUP;
-			}
-			cfg->fail_delay = (int)v;
 			break;
 		case 'u':
 			if (parse_number(optarg, 0, INT_MAX, &v) != 0) {

@@ -1,8 +1,9 @@
 /*
- * session.c - a session's life around the protocol: the peer's address,
- * the start (greeting, implicit TLS), the command loop and its timeouts,
- * the end and its log line, and the processes that run it (one process,
- * or the front and root of README "Security").
+ * session.c - a session's life around the protocol: the peer's address
+ * (a --proxy-from peer's PROXY header included), the start (greeting,
+ * implicit TLS), the command loop and its timeouts, the end and its log
+ * line, and the processes that run it (one process, or the front and
+ * root of README "Security").
  */
 #define _GNU_SOURCE
 #include <errno.h>

@@ -5,7 +5,7 @@
  * one, ALPN "pop3" only), runs the
  * server handshake (STLS, RFC 2595, or implicit TLS, RFC 8314) over fd 0
  * for reading and fd 1 for writing, and reads and writes records with the
- * same timeout rules as the plain channel in pop3d.c.  tls-none.c, chosen
+ * same timeout rules as the plain channel in chan.c.  tls-none.c, chosen
  * by `make TLS=no`, implements the same calls without libssl: tls_load
  * always fails there.
  */
