@@ -281,13 +281,16 @@ gate_serve(struct gate *g, int link, struct verdict *v,
 	const char *hello[1] = { g->timestamp };
 	struct timespec arrival;
 	enum gate_end e;
-	int got;
+	int got, hello_sent;
 
-	*why = "cannot talk to the pre-authentication process";
-	if (authrec_send(link, REC_HELLO, hello, 1) != 0)
-		return GATE_END_SETUP;
+	/* a front that failed its setup may have sent SETUP and gone
+	   before HELLO: its reason is still there to read */
+	hello_sent = authrec_send(link, REC_HELLO, hello, 1) == 0;
 	if ((e = await_ready(link, rec, why)) != GATE_END_CLIENT)
 		return e;
+	*why = "cannot talk to the pre-authentication process";
+	if (!hello_sent)
+		return GATE_END_SETUP;
 	for (;;) {
 		got = authrec_recv(link, rec, gate_ms_left(g) +
 		    FRONT_GRACE_MS, why);
