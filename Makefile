@@ -40,6 +40,11 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 # the sources, one a line; TLS picks tls.c or tls-none.c
 SRCS = \
 	pop3d.c \
+	options.c \
+	session.c \
+	admin.c \
+	proxy.c \
+	penalty.c \
 	chan.c \
 	front.c \
 	gate.c \
@@ -149,14 +154,14 @@ check: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
 
 # root's record reader driven with hostile records (tests/records.bats)
-GATE_TEST_SRCS = gate.c authrec.c auth.c logtext.c
+GATE_TEST_SRCS = gate.c authrec.c auth.c logtext.c penalty.c
 tests/unit/gate-test: tests/unit/gate-test.c $(GATE_TEST_SRCS) $(HDRS)
 	$(CC) $(WARN) $(LFS) -O1 -g -o $@ tests/unit/gate-test.c \
 	    $(GATE_TEST_SRCS) $(LDLIBS)
 
 # ---- fuzzing (README "Tests"): one libFuzzer target per parser ----
 # Debian's clang (clang-14, libclang-rt-14-dev), ASan + UBSan.  The
-# session target compiles pop3d.c into itself (tests/fuzz/fuzz_session.c);
+# session target compiles pop3d.c and session.c into itself (tests/fuzz/fuzz_session.c);
 # the index target skips the index's checksum (FUZZING_BUILD_MODE_...,
 # tests/unit/fuzz_mdindex.c); the journal target computes the journal's
 # checksum itself, so journal.c is built as it ships.
@@ -169,7 +174,7 @@ FUZZ_TARGETS = session mbox journal mdindex sasl authrec proxy
 FUZZ_BINS    = $(FUZZ_TARGETS:%=tests/fuzz/fuzz-%)
 MD_SRCS      = maildrop.c mbox.c lock.c proof.c emit.c uidl.c journal.c \
                update.c mdio.c mdindex.c mdindex_file.c persist.c
-FUZZ_SESSION_SRCS = $(filter-out pop3d.c,$(SRCS)) tls-none.c
+FUZZ_SESSION_SRCS = $(filter-out pop3d.c session.c,$(SRCS)) tls-none.c
 
 tests/fuzz/fuzz-session: tests/fuzz/fuzz_session.c $(ALL_SRCS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_SESSION_SRCS) -lcrypt \

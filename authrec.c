@@ -169,6 +169,7 @@ fields_of(int type)
 		return 0;
 	case REC_SETUP:
 	case REC_HELLO:
+	case REC_PEER:
 		return 1;
 	case REC_PASS:
 	case REC_APOP:

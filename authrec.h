@@ -9,15 +9,14 @@
  *
  *   front -> root   READY  ""                 set up, chrooted, dropped
  *                   SETUP  reason             setup failed: root exits 2
+ *                   PEER   address            from a PROXY header, once,
+ *                                             before any credential
  *                   PASS   name, password     USER/PASS and AUTH PLAIN
  *                   PLAIN  authzid, name, password
  *                   APOP   name, digest
  *                   HANDOFF mode octet + pipelined bytes (after LOGIN)
  *   root -> front   HELLO  APOP timestamp or ""
  *                   VERDICT action, reply line
- *
- * A one-time PEER record (the address a PROXY header gave) fits between
- * READY and the first credential without changing the others.
  */
 #ifndef AUTHREC_H
 #define AUTHREC_H
@@ -28,6 +27,7 @@
 
 enum rec_type {
 	REC_READY = 'R',
+	REC_PEER = 'I',
 	REC_SETUP = 'E',
 	REC_PASS = 'U',
 	REC_PLAIN = 'P',

@@ -5,8 +5,10 @@
  * the TLS certificate and key; then it chroots to the empty FRONT_ROOT,
  * becomes --front-user, forbids new privileges, core dumps, files and
  * processes, and runs the AUTHORIZATION dialogue (pop3d.c) on the
- * client's descriptors.  Every credential goes to root as a record
- * (authrec.h) and root's verdict comes back.  After a login without TLS
+ * client's descriptors, after the PROXY header a --proxy-from peer
+ * sends (session.c; its address goes to root in a PEER record).  Every
+ * credential goes to root as a record (authrec.h) and root's verdict
+ * comes back.  After a login without TLS
  * it hands root the input it read ahead and exits; with TLS it stays the
  * TLS endpoint and relays plaintext to the user's session, which never
  * holds the key.  Models: popa3d's pop_root.c, qmail-popup.
@@ -148,8 +150,8 @@ front_setup(struct config *cfg, struct front *f, char *timestamp,
 	const char *why = NULL;
 	int got;
 
-	if (cfg->cert != NULL &&
-	    (cfg->tls = tls_load(cfg->cert, cfg->key, &why)) == NULL)
+	if (cfg->certs > 0 && (cfg->tls = tls_load(cfg->cert, cfg->key,
+	    cfg->certs, &why)) == NULL)
 		goto fail;
 	if (lock_in(f, &why) != 0)
 		goto fail;
@@ -164,6 +166,12 @@ front_setup(struct config *cfg, struct front *f, char *timestamp,
 fail:
 	(void)authrec_send(f->link, REC_SETUP, &why, 1);
 	return -1;
+}
+
+int
+front_tell_peer(struct front *f, const char *addr)
+{
+	return authrec_send(f->link, REC_PEER, &addr, 1);
 }
 
 int

@@ -11,7 +11,7 @@
 #include "authrec.h"
 #include "chan.h"
 #include "gate.h"
-#include "pop3d.h"
+#include "options.h"
 
 struct front {
 	pid_t pid;		/* in root: the front's pid */
@@ -33,6 +33,10 @@ int front_fork(struct front *f);
    front then just exits: root reports). */
 int front_setup(struct config *cfg, struct front *f, char *timestamp,
     size_t size);
+
+/* In the front, before the greeting: the client address a PROXY header
+   gave, for root's log and penalty; 0 or -1 (root is gone). */
+int front_tell_peer(struct front *f, const char *addr);
 
 /* In the front: flush what the client is owed, send one credential
    record, wait for root's verdict; 0 or -1 (root is gone). */

@@ -3,6 +3,10 @@
  * it reads only the front's bounded records, checks them with auth.c,
  * counts failures, makes the fail delay and decides when to close.
  *
+ * It also applies the per-source penalty (penalty.c, README "Brute
+ * force") to the peer, which a PEER record may set once, before any
+ * credential, to the address of a PROXY header.
+ *
  * Nothing the front sends can skip a check: a record is a claim ("this
  * name, this password"), never a result, and root alone holds the APOP
  * timestamp and secrets.  Also used in-process when pop3d was not started
@@ -16,10 +20,12 @@
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <sys/random.h>
 
 #include "gate.h"
 #include "logtext.h"
+#include "penalty.h"
 
 static void
 make_timestamp(struct gate *g)
@@ -41,7 +47,7 @@ gate_init(struct gate *g, const struct config *cfg, const char *peer)
 {
 	memset(g, 0, sizeof(*g));
 	g->cfg = cfg;
-	g->peer = peer;
+	(void)snprintf(g->peer, sizeof(g->peer), "%s", peer);
 	if (cfg->apop)
 		make_timestamp(g);
 	(void)clock_gettime(CLOCK_MONOTONIC, &g->deadline);
@@ -60,34 +66,96 @@ gate_ms_left(const struct gate *g)
 	return ms > 0 ? (int)ms : 0;
 }
 
+int
+gate_set_peer(struct gate *g, const char *addr)
+{
+	unsigned char bin[sizeof(struct in6_addr)];
+
+	if (g->peer_set || g->cfg->proxy_from.count == 0 ||
+	    strlen(addr) >= sizeof(g->peer) ||
+	    (inet_pton(AF_INET, addr, bin) != 1 &&
+	    inet_pton(AF_INET6, addr, bin) != 1))
+		return -1;
+	memcpy(g->peer, addr, strlen(addr) + 1);
+	g->peer_set = 1;
+	return 0;
+}
+
 /*
- * The pause after a failed login, measured from the command's arrival so
- * that the reply time does not tell which hash method an account uses or
- * whether it exists (only when the delay is longer than the crypt).
+ * The answer to an attempt waits until secs after the command's arrival,
+ * so that the reply time does not tell which hash method an account
+ * uses or whether it exists (only when the wait is longer than the
+ * crypt).
  */
 static void
-fail_pause(const struct gate *g, const struct timespec *arrival)
+pause_from(const struct timespec *arrival, unsigned secs)
 {
 	struct timespec until = *arrival;
 
-	if (g->cfg->fail_delay == 0)
+	if (secs == 0)
 		return;
-	until.tv_sec += g->cfg->fail_delay;
+	until.tv_sec += (time_t)secs;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until,
 	    NULL) == EINTR)
 		;
 }
 
+/* The penalty state cannot be used: say so once, go on without it.
+   Without root there is no root-owned state to keep (one process). */
+static void
+penalty_trouble(struct gate *g, const char *why)
+{
+	if (!g->penalty_off)
+		syslog(LOG_ERR, "peer=%s: penalty state in %s: %s: %s; no "
+		    "penalty", g->peer, g->cfg->penalty_dir, why,
+		    strerror(errno));
+	g->penalty_off = 1;
+}
+
+/* README "Brute force": how long this address's attempt waits. */
+static unsigned
+penalty_wait(struct gate *g)
+{
+	const char *why;
+	unsigned secs = 0;
+
+	if (g->penalty_off || !g->cfg->separate)
+		return 0;
+	if (penalty_delay(g->cfg->penalty_dir, g->peer, penalty_now(), &secs,
+	    &why) != 0) {
+		penalty_trouble(g, why);
+		return 0;
+	}
+	return secs;
+}
+
+static void
+penalty_record(struct gate *g, int failed)
+{
+	const char *why;
+	int r;
+
+	if (g->penalty_off || !g->cfg->separate)
+		return;
+	r = failed ? penalty_failed(g->cfg->penalty_dir, g->peer,
+	    penalty_now(), &why) : penalty_clear(g->cfg->penalty_dir, g->peer,
+	    &why);
+	if (r != 0)
+		penalty_trouble(g, why);
+}
+
 static void
 login_failed(struct gate *g, const char *name, const char *method,
-    const struct timespec *arrival, struct verdict *v)
+    const struct timespec *arrival, unsigned secs, struct verdict *v)
 {
 	char esc[LOG_TEXT_MAX];
 
 	g->fails++;
 	syslog(LOG_NOTICE, "authentication failed: user=%s peer=%s method=%s",
 	    log_text(name, esc), g->peer, method);
-	fail_pause(g, arrival);
+	penalty_record(g, 1);
+	/* RFC 1939 section 13's pause, after the penalty's */
+	pause_from(arrival, secs + (unsigned)g->cfg->fail_delay);
 	if (g->fails >= MAX_AUTH_FAILS) {
 		v->result = GATE_CLOSE;
 		(void)snprintf(v->reply, sizeof(v->reply), "-ERR [AUTH] "
@@ -140,23 +208,29 @@ gate_check(struct gate *g, struct authrec *rec,
 	char name[AUTH_NAME_MAX * 4 + 1];
 	const char *who = "", *why = NULL;
 	enum auth_result r;
+	unsigned secs;
 
 	memset(v, 0, sizeof(*v));
+	g->peer_set = 1;	/* no PEER after a credential */
+	secs = penalty_wait(g);
 	r = check_record(g, rec, v, &who, &why);
 	(void)snprintf(name, sizeof(name), "%s", who);
 	authrec_wipe(rec);
 	switch (r) {
 	case AUTH_OK:
+		pause_from(arrival, secs);
+		penalty_record(g, 0);
 		v->result = GATE_LOGIN;
 		break;
 	case AUTH_TEMP:
+		pause_from(arrival, secs);
 		syslog(LOG_ERR, "peer=%s: %s", g->peer, why);
 		v->result = GATE_FAIL;
 		(void)snprintf(v->reply, sizeof(v->reply),
 		    "-ERR [SYS/TEMP] %s", why);
 		break;
 	default:
-		login_failed(g, name, v->method, arrival, v);
+		login_failed(g, name, v->method, arrival, secs, v);
 	}
 	explicit_bzero(name, sizeof(name));
 }
@@ -226,6 +300,12 @@ gate_serve(struct gate *g, int link, struct verdict *v,
 		(void)clock_gettime(CLOCK_MONOTONIC, &arrival);
 		if (got < 0)
 			return GATE_END_BAD;
+		if (rec->type == REC_PEER) {
+			*why = "bad or late PEER record";
+			if (gate_set_peer(g, rec->field[0]) != 0)
+				return GATE_END_BAD;
+			continue;
+		}
 		if (!is_credential(rec->type)) {
 			*why = "record out of order";
 			return GATE_END_BAD;

@@ -9,14 +9,17 @@
 
 #include "auth.h"
 #include "authrec.h"
-#include "pop3d.h"
+#include "params.h"
+#include "options.h"
 
 #define GATE_TIMESTAMP_MAX	128
 #define GATE_REPLY_MAX		256
 
 struct gate {
 	const struct config *cfg;
-	const char *peer;
+	char peer[PEER_TEXT_MAX];	/* as logged and penalised */
+	int peer_set;		/* a PEER came, or a credential: no more */
+	int penalty_off;	/* the penalty state failed: logged once */
 	char timestamp[GATE_TIMESTAMP_MAX];	/* APOP's, or "" */
 	int fails;
 	struct timespec deadline;	/* end of --login-timeout */
@@ -33,6 +36,11 @@ struct verdict {
 
 /* The APOP timestamp is made here, when the secrets file is usable. */
 void gate_init(struct gate *g, const struct config *cfg, const char *peer);
+
+/* The client address a PROXY header carried (README "Behind HAProxy or
+   stunnel"): once, before any credential, a numeric IPv4 or IPv6
+   address.  0, or -1 (the session must end). */
+int gate_set_peer(struct gate *g, const char *addr);
 
 /* Check one credential record (PASS, PLAIN or APOP) that arrived at
    *arrival; the record is wiped. */

@@ -170,9 +170,18 @@
    reads before the first POP3 byte small. */
 #define PROXY_V2_MAX	1024
 
+/* After refusing a header, this many reads of PROXY_V2_MAX octets drop
+   what the client already sent (more than a header's worth), so that
+   closing the socket sends no reset that would lose the -ERR. */
+#define PROXY_DRAIN_READS 4
+
 /* --proxy-from: this many networks; a balancer pair or a few subnets
    is the case, and the list is matched on every connection. */
 #define PROXY_FROM_MAX	16
+
+/* --tls-cert/--tls-key pairs, chosen by SNI: a few names per host; each
+   pair is loaded at every connection. */
+#define TLS_PAIRS_MAX	8
 
 /* ---- Per-source penalty (README "Brute force") ---- */
 
@@ -193,6 +202,10 @@
    value repeats.  The cap stays well under the superserver's patience
    and RFC 1939's 10-minute autologout. */
 #define PENALTY_SCHEDULE { 0, 1, 2, 4, 8, 15 }
+
+/* The peer as logged: a numeric IPv6 address (INET6_ADDRSTRLEN), or a
+   launcher's word for it, with room to spare. */
+#define PEER_TEXT_MAX	80
 
 /* ---- Privilege separation (README "Security") ---- */
 

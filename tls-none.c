@@ -15,10 +15,12 @@
 const int tls_built = 0;
 
 struct tls *
-tls_load(const char *cert, const char *key, const char **why)
+tls_load(const char *const *cert, const char *const *key, int n,
+    const char **why)
 {
 	(void)cert;
 	(void)key;
+	(void)n;
 	*why = "--tls-cert, --tls-key and --tls: this pop3d was built "
 	    "without TLS (make TLS=no); use stunnel for TLS";
 	return NULL;

@@ -1,10 +1,11 @@
 /*
  * tls.h - TLS on the two descriptors a superserver gives us.
  *
- * tls.c wraps OpenSSL: it loads the certificate at startup, runs the
+ * tls.c wraps OpenSSL: it loads the certificates at startup (SNI picks
+ * one, ALPN "pop3" only), runs the
  * server handshake (STLS, RFC 2595, or implicit TLS, RFC 8314) over fd 0
  * for reading and fd 1 for writing, and reads and writes records with the
- * same timeout rules as the plain channel in pop3d.c.  tls-none.c, chosen
+ * same timeout rules as the plain channel in chan.c.  tls-none.c, chosen
  * by `make TLS=no`, implements the same calls without libssl: tls_load
  * always fails there.
  */
@@ -18,8 +19,11 @@ struct tls;
 /* 1 in tls.c; 0 in tls-none.c, where TLS options are refused. */
 extern const int tls_built;
 
-/* Load and check certificate and key; NULL and *why on failure. */
-struct tls *tls_load(const char *cert, const char *key, const char **why);
+/* Load and check n certificate and key pairs (at most TLS_PAIRS_MAX),
+   the first the default, the others chosen by SNI; NULL and *why on
+   failure. */
+struct tls *tls_load(const char *const *cert, const char *const *key,
+    int n, const char **why);
 
 /* Server handshake, bounded by timeout_ms overall; 0 or -1 with *why. */
 int tls_start(struct tls *t, int rfd, int wfd, int timeout_ms,

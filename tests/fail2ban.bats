@@ -31,7 +31,7 @@ as() {
 	local peer=$1
 	shift
 	REMOTE_HOST=$peer client -- "${LOGWRAP[@]}" "$POP3D" -p "$PASSWD" \
-	    -m "$SPOOL/%u" -d 0 -a "$APOP"
+	    -m "$SPOOL/%u" -d 0 --penalty-dir="$T/penalty" -a "$APOP"
 }
 
 # Every way a login fails, every way it succeeds, and other lines.
@@ -189,7 +189,7 @@ f2b() {
 	port=$(free_port)
 	launch_bg "$T/socat.pid" socat \
 	    "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" \
-	    "EXEC:$POP3D -p $PASSWD -m $SPOOL/%u -d 0"
+	    "EXEC:$POP3D -p $PASSWD -m $SPOOL/%u -d 0 --penalty-dir=$T/penalty"
 	wait_port "$port"
 	run f2b -x start
 	[ "$status" -eq 0 ] || { echo "$output" >&2; cat "$F2B_DIR/fail2ban.log" >&2; return 1; }

@@ -174,7 +174,7 @@ xinetd_start() {
 
 # The common pop3d options of every test service.
 pop3d_test_args() {
-	echo "-m $SPOOL/%u -p $PASSWD -d 0"
+	echo "-m $SPOOL/%u -p $PASSWD -d 0 --penalty-dir=$BATS_TEST_TMPDIR/penalty"
 }
 
 # relay_start DIR PORT TARGET [ON_QUIT]: launch-relay.py; its transcript

@@ -67,7 +67,7 @@ tls_launch() {
 	#!/bin/sh
 	# one session: fd 0 and 1 are the TCP socket socat accepted
 	exec 3<&0
-	"$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 $args 0<&3 3<&- &
+	"$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 --penalty-dir="$dir/penalty" $args 0<&3 3<&- &
 	pid=\$!
 	exec 3<&-
 	echo \$pid >> "$SESSIONS"

@@ -901,3 +901,69 @@ mpop_run() {
 	fetched_all "$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/tls/md" 3
 	[ ! -s "$MBOX" ]
 }
+
+# ---------------------------------------------------------------- #
+# SNI, ALPN, renewed certificates                                  #
+
+# mkcert NAME SAN: a self-signed certificate $T/NAME.pem, key $T/NAME.key
+mkcert() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$BATS_TEST_TMPDIR/$1.key" -out "$BATS_TEST_TMPDIR/$1.pem" \
+	    -days 2 -subj "/CN=$1" -addext "subjectAltName=$2" 2>/dev/null
+	chmod 644 "$BATS_TEST_TMPDIR/$1.key"
+}
+
+# served_cn [s_client options]: the CN of the certificate pop3d sends
+# with --tls on $PORT, or "refused" if the handshake fails
+served_cn() {
+	local out
+	out=$(echo QUIT | timeout 20 openssl s_client -connect "127.0.0.1:$PORT" \
+	    -ign_eof "$@" 2>&1) || { echo refused; return 0; }
+	[[ $out == *"+OK pop3d signing off"* ]] || { echo refused; return 0; }
+	sed -n 's/^subject=.*CN *= *\([^,/]*\).*/\1/p' <<< "$out"
+}
+
+@test "SNI: --tls-cert/--tls-key pairs, each name gets its certificate (a SAN name, a wildcard), an unknown name and no name the first pair" {
+	mkcert mail.example.org DNS:mail.example.org
+	mkcert wild.example.net 'DNS:*.example.net'
+	local d=$BATS_TEST_TMPDIR
+	tls_launch --tls --tls-cert "$CERT" --tls-key "$KEY" \
+	    --tls-cert "$d/mail.example.org.pem" --tls-key "$d/mail.example.org.key" \
+	    --tls-cert "$d/wild.example.net.pem" --tls-key "$d/wild.example.net.key"
+	[ "$(served_cn -servername mail.example.org)" = mail.example.org ]
+	[ "$(served_cn -servername pop.example.net)" = wild.example.net ]
+	[ "$(served_cn -servername unknown.example.com)" = localhost ]
+	[ "$(served_cn -noservername)" = localhost ]
+	# the wildcard covers one label only (X509_check_host)
+	[ "$(served_cn -servername a.b.example.net)" = localhost ]
+}
+
+@test "ALPN: -alpn pop3 is accepted and selected, no ALPN works, -alpn imap is refused in the handshake (no_application_protocol)" {
+	tls_launch --tls --tls-cert "$CERT" --tls-key "$KEY"
+	run sh -c "echo QUIT | timeout 20 openssl s_client -connect 127.0.0.1:$PORT -ign_eof -alpn pop3 2>&1"
+	[[ $output == *"ALPN protocol: pop3"* ]]
+	[[ $output == *"+OK pop3d signing off"* ]]
+	[ "$(served_cn)" = localhost ]
+	run sh -c "echo QUIT | timeout 20 openssl s_client -connect 127.0.0.1:$PORT -ign_eof -alpn imap,pop3s 2>&1"
+	[[ $output != *"+OK pop3d"* ]]
+	[[ $output == *"no application protocol"* ]] || { echo "$output" >&2; return 1; }
+	# imap alone
+	run sh -c "echo QUIT | timeout 20 openssl s_client -connect 127.0.0.1:$PORT -ign_eof -alpn imap 2>&1"
+	[[ $output == *"no application protocol"* ]]
+}
+
+@test "a certificate replaced by rename is used by the next connection, with no reload" {
+	mkcert old.example.org DNS:old.example.org
+	mkcert new.example.org DNS:new.example.org
+	local d=$BATS_TEST_TMPDIR
+	cp "$d/old.example.org.pem" "$d/live.pem"
+	cp "$d/old.example.org.key" "$d/live.key"
+	tls_launch --tls --tls-cert "$d/live.pem" --tls-key "$d/live.key"
+	[ "$(served_cn)" = old.example.org ]
+	# as certbot or an ACME client does: new files renamed over the old
+	cp "$d/new.example.org.key" "$d/live.key.tmp"
+	cp "$d/new.example.org.pem" "$d/live.pem.tmp"
+	mv "$d/live.key.tmp" "$d/live.key"
+	mv "$d/live.pem.tmp" "$d/live.pem"
+	[ "$(served_cn)" = new.example.org ]
+}

@@ -21,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const struct {
 	int type, fields;
 } spec[] = {
-	{ REC_READY, 0 }, { REC_SETUP, 1 }, { REC_HELLO, 1 },
+	{ REC_READY, 0 }, { REC_SETUP, 1 }, { REC_HELLO, 1 }, { REC_PEER, 1 },
 	{ REC_PASS, 2 }, { REC_APOP, 2 }, { REC_VERDICT, 2 },
 	{ REC_PLAIN, 3 }, { REC_HANDOFF, -1 },
 };

@@ -3,8 +3,8 @@
  * dispatcher (pop3d.c's command table, chan.c's line input), in the
  * AUTHORIZATION and TRANSACTION states of RFC 1939.
  *
- * pop3d.c is compiled into this file (its main renamed), so the real
- * session_loop runs with no seam in the product.  The first input octet
+ * pop3d.c and session.c are compiled into this file (main renamed), so
+ * the real session_loop runs with no seam in the product.  The first input octet
  * picks the state; the rest is what the client sends, through a real
  * pipe as fd 0 would carry it; the replies go to a file.  In
  * AUTHORIZATION every credential goes through gate.c and auth.c to a
@@ -19,6 +19,7 @@
 #define main pop3d_main
 int pop3d_main(int argc, char **argv);
 #include "../../pop3d.c"
+#include "../../session.c"
 #include "md.h"
 #undef main
 

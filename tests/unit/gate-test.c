@@ -62,6 +62,19 @@ static const struct hostile cases[] = {
 	    GATE_END_BAD },
 	{ "a side-file name", R(READY "U\0\21alice.lock\0secret" "H\0\1f"),
 	    GATE_END_BAD },
+	/* a PEER record (--proxy-from is set below): once, first, an
+	   address */
+	{ "a PEER that is no address", R(READY "I\0\5hello"
+	    "U\0\14alice\0secret" "H\0\1f"), GATE_END_BAD },
+	{ "a PEER with a port", R(READY "I\0\16192.0.2.1:110"
+	    "U\0\14alice\0secret" "H\0\1f"), GATE_END_BAD },
+	{ "a PEER after a credential", R(READY "U\0\13alice\0wrong"
+	    "I\0\11192.0.2.1"), GATE_END_BAD },
+	{ "two PEER records", R(READY "I\0\11192.0.2.1" "I\0\11192.0.2.2"),
+	    GATE_END_BAD },
+	{ "a PEER, the right password and a hand-off (control)",
+	    R(READY "I\0\13" "2001:db8::1" "U\0\14alice\0secret" "H\0\1f"),
+	    GATE_END_LOGIN },
 	/* the control: an honest front's login must get through */
 	{ "the right password and a hand-off (control)",
 	    R(READY "U\0\14alice\0secret" "H\0\1f"), GATE_END_LOGIN },
@@ -106,6 +119,7 @@ main(int argc, char **argv)
 	cfg.auth.passwd_file = argv[1];
 	cfg.auth.min_uid = 1000;
 	cfg.login_timeout = 5;
+	cfg.proxy_from.count = 1;	/* PEER records are allowed */
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		enum gate_end e = run_case(&cfg, &cases[i]);
 		int ok = e == cases[i].want && geteuid() == getuid();
