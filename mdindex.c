@@ -389,32 +389,37 @@ take(struct stream *sm, size_t n, mdindex_in *in, void *arg,
 	return 0;
 }
 
+/* An inconsistent entry stops the handing over and is remembered in
+   *bad, but the bytes are still read: a checksum mismatch, which says
+   why better, takes precedence. */
 static int
-take_msgs(struct mdindex *ix, const struct mdindex_sink *sink, int give,
-    struct stream *sm, mdindex_in *in, void *arg, const char **why)
+take_msgs(struct mdindex *ix, const struct mdindex_sink *sink, int *give,
+    struct stream *sm, mdindex_in *in, void *arg, const char **bad,
+    const char **why)
 {
 	uint64_t prev_end = 0;
-	uint32_t i = 0;
 
-	while (i < ix->nmsg) {
+	for (uint32_t i = 0; i < ix->nmsg; ) {
 		uint32_t k = ix->nmsg - i < INDEX_IO_RECS ? ix->nmsg - i :
 		    INDEX_IO_RECS;
 
 		if (take(sm, (size_t)k * MDINDEX_MSG_LEN, in, arg, why) != 0)
 			return -1;
-		for (uint32_t j = 0; j < k; j++, i++) {
+		for (uint32_t j = 0; j < k && *bad == NULL; j++) {
 			struct mdindex_msg m;
 
 			decode_msg(sm->buf + (size_t)j * MDINDEX_MSG_LEN, &m);
-			if (!msg_ok(ix, i, &m, prev_end)) {
-				*why = "index has an inconsistent message "
+			if (!msg_ok(ix, i + j, &m, prev_end)) {
+				*bad = "index has an inconsistent message "
 				    "entry";
-				return -1;
+				*give = 0;
+				break;
 			}
 			prev_end = m.end;
-			if (give)
-				sink->msg(sink->arg, i, &m);
+			if (*give)
+				sink->msg(sink->arg, i + j, &m);
 		}
+		i += k;
 	}
 	return 0;
 }
@@ -440,12 +445,15 @@ take_tags(struct mdindex *ix, const struct mdindex_sink *sink, int give,
 }
 
 /* Everything but the cleanup: the header, what sink says of it, the
-   entries, the tags, and last the checksum over all of them. */
+   entries, the tags, and last the checksum over all of them, whose
+   mismatch is the reason given for a damaged file, as it is the cause
+   of whatever else looks wrong in it. */
 static int
 take_all(uint64_t len, mdindex_in *in, void *arg, struct mdindex *ix,
     const struct mdindex_sink *sink, struct stream *sm, const char **why)
 {
 	unsigned char sum[MDINDEX_SUM_LEN];
+	const char *bad = NULL;
 	int give = 0;
 
 	if (len < MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN) {
@@ -453,11 +461,15 @@ take_all(uint64_t len, mdindex_in *in, void *arg, struct mdindex *ix,
 		return -1;
 	}
 	if (take(sm, MDINDEX_HEAD_LEN, in, arg, why) != 0 ||
-	    decode_head(sm->buf, len, ix, why) != 0 || !head_ok(ix, why))
+	    decode_head(sm->buf, len, ix, why) != 0)
 		return -1;
-	if (sink != NULL && (give = sink->begin(sink->arg, ix, why)) < 0)
+	/* the counts fit the length: the rest can be read, and summed */
+	if (!head_ok(ix, &bad))
+		give = 0;
+	else if (sink != NULL &&
+	    (give = sink->begin(sink->arg, ix, why)) < 0)
 		return -1;
-	if (take_msgs(ix, sink, give, sm, in, arg, why) != 0 ||
+	if (take_msgs(ix, sink, &give, sm, in, arg, &bad, why) != 0 ||
 	    take_tags(ix, sink, give, sm, in, arg, why) != 0 ||
 	    stream_sum(sm, sum, why) != 0 ||
 	    in(arg, sm->buf, MDINDEX_SUM_LEN, why) != 0)
@@ -469,6 +481,10 @@ take_all(uint64_t len, mdindex_in *in, void *arg, struct mdindex *ix,
 		return -1;
 	}
 #endif
+	if (bad != NULL) {
+		*why = bad;
+		return -1;
+	}
 	return 0;
 }
 
