@@ -42,8 +42,9 @@
  *
  * Decoding checks every count against the file's length, and every entry
  * against its neighbours, so that what it accepts satisfies the
- * invariants the maildrop code relies on; it allocates nothing, as the
- * entries are read from the file's bytes when asked for.  It is
+ * invariants the maildrop code relies on; it allocates nothing, and reads
+ * and writes through one bounded buffer, handing the entries over one at
+ * a time, with the checksum computed as the bytes pass.  It is
  * canonical: whatever it accepts, mdindex_encode() gives back byte for
  * byte.
  */
@@ -72,20 +73,6 @@ static time_t
 sec_value(uint64_t v)
 {
 	return v >> 63 ? -(time_t)(~v) - 1 : (time_t)v;
-}
-
-static int
-checksum(const unsigned char *buf, size_t len,
-    unsigned char sum[MDINDEX_SUM_LEN])
-{
-	unsigned char full[EVP_MAX_MD_SIZE];
-	unsigned int n;
-
-	if (EVP_Digest(buf, len, full, &n, EVP_sha256(), NULL) != 1 ||
-	    n < MDINDEX_SUM_LEN)
-		return -1;
-	memcpy(sum, full, MDINDEX_SUM_LEN);
-	return 0;
 }
 
 static uint64_t
@@ -209,39 +196,128 @@ encode_msg(const struct mdindex_msg *m, unsigned char *p)
 	memcpy(p + 40, m->digest, MDINDEX_DIGEST_LEN);
 }
 
-int
-mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
-    unsigned char *out, size_t len, const char **why)
+/* The bytes pass through one bounded buffer and the checksum context. */
+struct stream {
+	EVP_MD_CTX *ctx;
+	unsigned char buf[INDEX_IO_RECS * MDINDEX_MSG_LEN];
+};
+
+static int
+stream_begin(struct stream *sm, const char **why)
 {
-	unsigned char *p = out + MDINDEX_HEAD_LEN;
-	uint64_t prev_end = 0;
-
-	if (!head_ok(ix, why))
-		return -1;
-	if (len != mdindex_encoded_len(ix)) {
-		*why = "index buffer of the wrong length";
-		return -1;
-	}
-	encode_head(ix, out);
-	for (uint32_t i = 0; i < ix->nmsg; i++, p += MDINDEX_MSG_LEN) {
-		struct mdindex_msg m;
-
-		memset(&m, 0, sizeof(m));
-		src->msg(src->arg, i, &m);
-		if (!msg_ok(ix, i, &m, prev_end)) {
-			*why = "index has an inconsistent message entry";
-			return -1;
-		}
-		encode_msg(&m, p);
-		prev_end = m.end;
-	}
-	for (uint32_t b = 0; b < ix->nblk; b++, p += MDINDEX_TAG_LEN)
-		memcpy(p, src->tag(src->arg, b), MDINDEX_TAG_LEN);
-	if (checksum(out, (size_t)(p - out), p) != 0) {
+	if ((sm->ctx = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(sm->ctx, EVP_sha256(), NULL) != 1) {
 		*why = "cannot compute SHA-256";
 		return -1;
 	}
 	return 0;
+}
+
+static void
+stream_end(struct stream *sm)
+{
+	EVP_MD_CTX_free(sm->ctx);
+	explicit_bzero(sm->buf, sizeof(sm->buf));	/* the tags' key */
+}
+
+/* The checksum of everything that went through sm. */
+static int
+stream_sum(struct stream *sm, unsigned char sum[MDINDEX_SUM_LEN],
+    const char **why)
+{
+	unsigned char full[EVP_MAX_MD_SIZE];
+	unsigned int n;
+
+	if (EVP_DigestFinal_ex(sm->ctx, full, &n) != 1 ||
+	    n < MDINDEX_SUM_LEN) {
+		*why = "cannot compute SHA-256";
+		return -1;
+	}
+	memcpy(sum, full, MDINDEX_SUM_LEN);
+	return 0;
+}
+
+static int
+emit(struct stream *sm, size_t n, mdindex_out *out, void *arg,
+    const char **why)
+{
+	if (EVP_DigestUpdate(sm->ctx, sm->buf, n) != 1) {
+		*why = "cannot compute SHA-256";
+		return -1;
+	}
+	return out(arg, sm->buf, n, why);
+}
+
+static int
+emit_msgs(const struct mdindex *ix, const struct mdindex_source *src,
+    struct stream *sm, mdindex_out *out, void *arg, const char **why)
+{
+	uint64_t prev_end = 0;
+	uint32_t i = 0;
+
+	while (i < ix->nmsg) {
+		size_t n = 0;
+
+		for (; i < ix->nmsg && n < sizeof(sm->buf);
+		    i++, n += MDINDEX_MSG_LEN) {
+			struct mdindex_msg m;
+
+			memset(&m, 0, sizeof(m));
+			src->msg(src->arg, i, &m);
+			if (!msg_ok(ix, i, &m, prev_end)) {
+				*why = "index has an inconsistent message "
+				    "entry";
+				return -1;
+			}
+			encode_msg(&m, sm->buf + n);
+			prev_end = m.end;
+		}
+		if (emit(sm, n, out, arg, why) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+emit_tags(const struct mdindex *ix, const struct mdindex_source *src,
+    struct stream *sm, mdindex_out *out, void *arg, const char **why)
+{
+	uint32_t b = 0;
+
+	while (b < ix->nblk) {
+		size_t n = 0;
+
+		for (; b < ix->nblk && n < sizeof(sm->buf);
+		    b++, n += MDINDEX_TAG_LEN)
+			memcpy(sm->buf + n, src->tag(src->arg, b),
+			    MDINDEX_TAG_LEN);
+		if (emit(sm, n, out, arg, why) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+mdindex_encode_to(const struct mdindex *ix, const struct mdindex_source *src,
+    mdindex_out *out, void *arg, const char **why)
+{
+	struct stream sm;
+	unsigned char sum[MDINDEX_SUM_LEN];
+	int r = -1;
+
+	if (!head_ok(ix, why))
+		return -1;
+	if (stream_begin(&sm, why) != 0)
+		goto done;
+	encode_head(ix, sm.buf);
+	if (emit(&sm, MDINDEX_HEAD_LEN, out, arg, why) == 0 &&
+	    emit_msgs(ix, src, &sm, out, arg, why) == 0 &&
+	    emit_tags(ix, src, &sm, out, arg, why) == 0 &&
+	    stream_sum(&sm, sum, why) == 0)
+		r = out(arg, sum, sizeof(sum), why);
+done:
+	stream_end(&sm);
+	return r;
 }
 
 /* ---------------------------------------------------------------- */
@@ -249,11 +325,10 @@ mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
 
 /* The header alone: magic, version, and counts that fit the length. */
 static int
-decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
+decode_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
     const char **why)
 {
-	if (len < MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN ||
-	    memcmp(h, MAGIC, 8) != 0) {
+	if (memcmp(h, MAGIC, 8) != 0) {
 		*why = "not an index file";
 		return -1;
 	}
@@ -288,12 +363,9 @@ decode_head(const unsigned char *h, size_t len, struct mdindex *ix,
 	return 0;
 }
 
-void
-mdindex_msg_at(const struct mdindex *ix, uint32_t i, struct mdindex_msg *m)
+static void
+decode_msg(const unsigned char *p, struct mdindex_msg *m)
 {
-	const unsigned char *p = ix->bytes + MDINDEX_HEAD_LEN +
-	    (size_t)i * MDINDEX_MSG_LEN;
-
 	m->off = le_get(p, 8);
 	m->end = le_get(p + 8, 8);
 	m->size = le_get(p + 16, 8);
@@ -303,69 +375,216 @@ mdindex_msg_at(const struct mdindex *ix, uint32_t i, struct mdindex_msg *m)
 	memcpy(m->digest, p + 40, MDINDEX_DIGEST_LEN);
 }
 
-const unsigned char *
-mdindex_tag_at(const struct mdindex *ix, uint32_t b)
+/* The next n bytes into sm->buf, and into the checksum. */
+static int
+take(struct stream *sm, size_t n, mdindex_in *in, void *arg,
+    const char **why)
 {
-	return ix->bytes + MDINDEX_HEAD_LEN +
-	    (size_t)ix->nmsg * MDINDEX_MSG_LEN + (size_t)b * MDINDEX_TAG_LEN;
+	if (in(arg, sm->buf, n, why) != 0)
+		return -1;
+	if (EVP_DigestUpdate(sm->ctx, sm->buf, n) != 1) {
+		*why = "cannot compute SHA-256";
+		return -1;
+	}
+	return 0;
 }
 
+/* An inconsistent entry stops the handing over and is remembered in
+   *bad, but the bytes are still read: a checksum mismatch, which says
+   why better, takes precedence. */
 static int
-msgs_ok(const struct mdindex *ix, const char **why)
+take_msgs(struct mdindex *ix, const struct mdindex_sink *sink, int *give,
+    struct stream *sm, mdindex_in *in, void *arg, const char **bad,
+    const char **why)
 {
 	uint64_t prev_end = 0;
 
-	for (uint32_t i = 0; i < ix->nmsg; i++) {
-		struct mdindex_msg m;
+	for (uint32_t i = 0; i < ix->nmsg; ) {
+		uint32_t k = ix->nmsg - i < INDEX_IO_RECS ? ix->nmsg - i :
+		    INDEX_IO_RECS;
 
-		mdindex_msg_at(ix, i, &m);
-		if (!msg_ok(ix, i, &m, prev_end)) {
-			*why = "index has an inconsistent message entry";
-			return 0;
+		if (take(sm, (size_t)k * MDINDEX_MSG_LEN, in, arg, why) != 0)
+			return -1;
+		for (uint32_t j = 0; j < k && *bad == NULL; j++) {
+			struct mdindex_msg m;
+
+			decode_msg(sm->buf + (size_t)j * MDINDEX_MSG_LEN, &m);
+			if (!msg_ok(ix, i + j, &m, prev_end)) {
+				*bad = "index has an inconsistent message "
+				    "entry";
+				*give = 0;
+				break;
+			}
+			prev_end = m.end;
+			if (*give)
+				sink->msg(sink->arg, i + j, &m);
 		}
-		prev_end = m.end;
+		i += k;
 	}
-	return 1;
+	return 0;
+}
+
+static int
+take_tags(struct mdindex *ix, const struct mdindex_sink *sink, int give,
+    struct stream *sm, mdindex_in *in, void *arg, const char **why)
+{
+	const uint32_t batch = sizeof(sm->buf) / MDINDEX_TAG_LEN;
+	uint32_t b = 0;
+
+	while (b < ix->nblk) {
+		uint32_t k = ix->nblk - b < batch ? ix->nblk - b : batch;
+
+		if (take(sm, (size_t)k * MDINDEX_TAG_LEN, in, arg, why) != 0)
+			return -1;
+		for (uint32_t j = 0; give && j < k; j++)
+			sink->tag(sink->arg, b + j,
+			    sm->buf + (size_t)j * MDINDEX_TAG_LEN);
+		b += k;
+	}
+	return 0;
+}
+
+/* Everything but the cleanup: the header, what sink says of it, the
+   entries, the tags, and last the checksum over all of them, whose
+   mismatch is the reason given for a damaged file, as it is the cause
+   of whatever else looks wrong in it. */
+static int
+take_all(uint64_t len, mdindex_in *in, void *arg, struct mdindex *ix,
+    const struct mdindex_sink *sink, struct stream *sm, const char **why)
+{
+	unsigned char sum[MDINDEX_SUM_LEN];
+	const char *bad = NULL;
+	int give = 0;
+
+	if (len < MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN) {
+		*why = "not an index file";
+		return -1;
+	}
+	if (take(sm, MDINDEX_HEAD_LEN, in, arg, why) != 0 ||
+	    decode_head(sm->buf, len, ix, why) != 0)
+		return -1;
+	/* the counts fit the length: the rest can be read, and summed */
+	if (!head_ok(ix, &bad))
+		give = 0;
+	else if (sink != NULL &&
+	    (give = sink->begin(sink->arg, ix, why)) < 0)
+		return -1;
+	if (take_msgs(ix, sink, &give, sm, in, arg, &bad, why) != 0 ||
+	    take_tags(ix, sink, give, sm, in, arg, why) != 0 ||
+	    stream_sum(sm, sum, why) != 0 ||
+	    in(arg, sm->buf, MDINDEX_SUM_LEN, why) != 0)
+		return -1;
+#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	/* (a fuzzer could never get past it to the checks before) */
+	if (CRYPTO_memcmp(sum, sm->buf, sizeof(sum)) != 0) {
+		*why = "index checksum mismatch";
+		return -1;
+	}
+#endif
+	if (bad != NULL) {
+		*why = bad;
+		return -1;
+	}
+	return 0;
+}
+
+int
+mdindex_decode_from(uint64_t len, mdindex_in *in, void *in_arg,
+    struct mdindex *ix, const struct mdindex_sink *sink, const char **why)
+{
+	struct stream sm;
+	int r = -1;
+
+	memset(ix, 0, sizeof(*ix));
+	if (stream_begin(&sm, why) == 0)
+		r = take_all(len, in, in_arg, ix, sink, &sm, why);
+	stream_end(&sm);
+	if (r != 0)
+		explicit_bzero(ix, sizeof(*ix));
+	return r;
+}
+
+void
+mdindex_free(struct mdindex *ix)
+{
+	explicit_bzero(ix, sizeof(*ix));	/* the tags' key */
+}
+
+/* ---------------------------------------------------------------- */
+/* In memory                                                         */
+
+struct membuf {
+	unsigned char *w;	/* NULL when reading */
+	const unsigned char *r;
+	size_t len, pos;
+};
+
+static int
+mem_in(void *arg, unsigned char *p, size_t n, const char **why)
+{
+	struct membuf *mb = arg;
+
+	if (n > mb->len - mb->pos) {
+		*why = "index truncated or of the wrong length";
+		return -1;
+	}
+	memcpy(p, mb->r + mb->pos, n);
+	mb->pos += n;
+	return 0;
+}
+
+static int
+mem_out(void *arg, const unsigned char *p, size_t n, const char **why)
+{
+	struct membuf *mb = arg;
+
+	if (n > mb->len - mb->pos) {
+		*why = "index buffer of the wrong length";
+		return -1;
+	}
+	memcpy(mb->w + mb->pos, p, n);
+	mb->pos += n;
+	return 0;
+}
+
+int
+mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
+    unsigned char *out, size_t len, const char **why)
+{
+	struct membuf mb = { out, NULL, len, 0 };
+
+	if (len != mdindex_encoded_len(ix)) {
+		*why = "index buffer of the wrong length";
+		return -1;
+	}
+	return mdindex_encode_to(ix, src, mem_out, &mb, why);
 }
 
 int
 mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
     const char **why)
 {
-	unsigned char sum[MDINDEX_SUM_LEN];
+	struct membuf mb = { NULL, buf, len, 0 };
 
-	memset(ix, 0, sizeof(*ix));
-	if (decode_head(buf, len, ix, why) != 0)
-		goto fail;
-	if (checksum(buf, len - MDINDEX_SUM_LEN, sum) != 0) {
-		*why = "cannot compute SHA-256";
-		goto fail;
-	}
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	/* (a fuzzer could never get past it to the checks below) */
-	if (CRYPTO_memcmp(sum, buf + len - MDINDEX_SUM_LEN, sizeof(sum)) != 0) {
-		*why = "index checksum mismatch";
-		goto fail;
-	}
-#endif
+	if (mdindex_decode_from(len, mem_in, &mb, ix, NULL, why) != 0)
+		return -1;
 	ix->bytes = buf;
 	ix->len = len;
-	if (!head_ok(ix, why) || !msgs_ok(ix, why))
-		goto fail;
 	return 0;
-fail:
-	explicit_bzero(ix, sizeof(*ix));
-	return -1;
 }
 
 void
-mdindex_free(struct mdindex *ix)
+mdindex_msg_at(const struct mdindex *ix, uint32_t i, struct mdindex_msg *m)
 {
-	if (ix->owned != NULL) {
-		explicit_bzero(ix->owned, ix->len);	/* the tags' key */
-		free(ix->owned);
-	}
-	explicit_bzero(ix, sizeof(*ix));
+	decode_msg(ix->bytes + MDINDEX_HEAD_LEN + (size_t)i * MDINDEX_MSG_LEN,
+	    m);
+}
+
+const unsigned char *
+mdindex_tag_at(const struct mdindex *ix, uint32_t b)
+{
+	return ix->bytes + MDINDEX_HEAD_LEN +
+	    (size_t)ix->nmsg * MDINDEX_MSG_LEN + (size_t)b * MDINDEX_TAG_LEN;
 }
 
 /* ---------------------------------------------------------------- */

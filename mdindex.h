@@ -6,8 +6,8 @@
  * file) know nothing about mbox parsing, locks or sessions.  The maildrop
  * fills a struct mdindex with its snapshot and hands its entries over one
  * at a time (mdindex_store); at login it loads the file, which is judged
- * against a fresh fstat of the open mailbox (mdindex_load), and copies
- * the entries back with mdindex_msg_at.  Every function returns 0 or a
+ * against a fresh fstat of the open mailbox, and is handed the entries
+ * back one at a time (mdindex_load).  Every function returns 0 or a
  * status and sets *why to a short reason for syslog on refusal; none
  * exits or logs.
  */
@@ -54,10 +54,9 @@ struct mdindex_msg {
 
 /*
  * An indexed mailbox as the file describes it: the header, decoded.  The
- * per-message records and the block tags stay in the file's bytes and are
- * read one at a time (mdindex_msg_at, mdindex_tag_at), and the encoder
- * asks for them one at a time, so the index costs the maildrop no second
- * copy of its entries.
+ * per-message records and the block tags are handed over one at a time,
+ * both ways (mdindex_source, mdindex_sink), so the index costs the
+ * maildrop no second copy of its entries.
  */
 struct mdindex {
 	/* the mailbox as fstat saw it when it was indexed */
@@ -71,10 +70,9 @@ struct mdindex {
 	uint64_t blk_size;	/* the last block may be shorter */
 	uint32_t nblk;		/* = ceil(end / blk_size) */
 	unsigned char key[MDINDEX_KEY_LEN];
-	/* set by decoding: the validated bytes, owned or not */
+	/* set by mdindex_decode only: the validated bytes, not owned */
 	const unsigned char *bytes;
 	size_t len;
-	unsigned char *owned;	/* wiped and freed by mdindex_free */
 };
 
 /* Where the encoder gets entry i and the tag of block b from. */
@@ -84,21 +82,50 @@ struct mdindex_source {
 	void *arg;
 };
 
+/*
+ * Where the decoder puts them.  begin sees the header once it is valid:
+ * it returns 1 to be given the entries (msg, tag), 0 to have them only
+ * checked, -1 with *why to stop.  Everything handed over is unproven
+ * until the decoder returns 0: the checksum comes last.
+ */
+struct mdindex_sink {
+	int (*begin)(void *arg, const struct mdindex *ix, const char **why);
+	void (*msg)(void *arg, uint32_t i, const struct mdindex_msg *m);
+	void (*tag)(void *arg, uint32_t b, const unsigned char *tag);
+	void *arg;
+};
+
+/* The bytes' way in and out: exactly n bytes, or -1 with *why. */
+typedef int mdindex_in(void *arg, unsigned char *p, size_t n,
+    const char **why);
+typedef int mdindex_out(void *arg, const unsigned char *p, size_t n,
+    const char **why);
+
 /* Encoded length of ix, or 0 when its counts are out of bounds. */
 uint64_t mdindex_encoded_len(const struct mdindex *ix);
 
-/* Encodes ix and src into out, of mdindex_encoded_len(ix) bytes.  -1 if
-   they are not something mdindex_decode() would accept. */
+/* Encodes ix and src through out, INDEX_IO_RECS records at a time.  -1
+   if they are not something the decoder would accept, or out fails. */
+int mdindex_encode_to(const struct mdindex *ix,
+    const struct mdindex_source *src, mdindex_out *out, void *arg,
+    const char **why);
+
+/* Decodes and validates the len bytes that in gives, handing the entries
+   to sink (NULL: only validate).  On failure ix holds nothing. */
+int mdindex_decode_from(uint64_t len, mdindex_in *in, void *in_arg,
+    struct mdindex *ix, const struct mdindex_sink *sink, const char **why);
+
+/* The same in memory, for the unit tests and the fuzzer: encode into
+   out, of mdindex_encoded_len(ix) bytes; decode len bytes, which must
+   outlive ix (mdindex_msg_at reads its records from them). */
 int mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
     unsigned char *out, size_t len, const char **why);
-
-/* Decodes and validates len bytes, which must outlive ix (the records are
-   read from them).  On failure ix holds nothing to free. */
 int mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
     const char **why);
 void mdindex_free(struct mdindex *ix);
 
-/* Entry i < ix->nmsg and the tag of block b < ix->nblk of a decoded ix. */
+/* Entry i < ix->nmsg and the tag of block b < ix->nblk of what
+   mdindex_decode accepted. */
 void mdindex_msg_at(const struct mdindex *ix, uint32_t i,
     struct mdindex_msg *m);
 const unsigned char *mdindex_tag_at(const struct mdindex *ix, uint32_t b);
@@ -141,29 +168,33 @@ enum mdindex_io {
 	MDINDEX_IO_BUSY		/* write: another writer's temp is fresh */
 };
 
-/* Reads dirfd/name whole if mdindex_file_ok() passes, without following a
-   symlink or blocking on a FIFO.  *buf is malloc'ed; *st is its fstat. */
-enum mdindex_io mdindex_read(int dirfd, const char *name, uid_t owner,
-    unsigned char **buf, size_t *len, struct stat *st, const char **why);
+/* Opens dirfd/name for reading if mdindex_file_ok() passes, without
+   following a symlink or blocking on a FIFO; *st is its fstat. */
+enum mdindex_io mdindex_open(int dirfd, const char *name, uid_t owner,
+    int *fd, struct stat *st, const char **why);
 
-/* Writes dirfd/name by NAME.tmp (O_EXCL, 0600) and rename; never fsynced,
-   as it is a cache.  Run as root, it gives the file to uid/gid.  The
-   caller raises the spool group around it when the directory needs it. */
+/* Writes dirfd/name by NAME.tmp (O_EXCL, 0600) and rename, its bytes
+   from fill; never fsynced, as it is a cache.  Run as root, it gives the
+   file to uid/gid.  The caller raises the spool group around it when the
+   directory needs it. */
+typedef int mdindex_fill(void *arg, int fd, const char **why);
 enum mdindex_io mdindex_write(int dirfd, const char *name,
-    const unsigned char *buf, size_t len, uid_t uid, gid_t gid,
-    const char **why);
+    mdindex_fill *fill, void *arg, uid_t uid, gid_t gid, const char **why);
 
 /*
- * The two calls a maildrop makes.  mdindex_load reads dirfd/name, decodes
- * it and judges it against mbox (fstat of the open mailbox): on
- * UNCHANGED or GREW *ix is filled and owns the file's bytes (free with
- * mdindex_free); on UNTRUSTED *why says why, or is NULL when there is no
- * index file at all (nothing to log).  mdindex_store encodes ix and src
- * and writes them; MDINDEX_IO_BUSY means another writer is at it, which
- * is not an error.
+ * The two calls a maildrop makes.  mdindex_load reads dirfd/name,
+ * decoding it as it goes, and judges it against mbox (fstat of the open
+ * mailbox) once its header is read: on UNCHANGED the entries go to sink,
+ * whose begin may still refuse; on GREW they are only checked; *ix is
+ * the header.  On UNTRUSTED *why says why, or is NULL when there is no
+ * index file at all (nothing to log); whatever sink was given is then
+ * to be dropped.  mdindex_store encodes ix and src straight into the
+ * file; MDINDEX_IO_BUSY means another writer is at it, which is not an
+ * error.
  */
 enum mdindex_trust mdindex_load(int dirfd, const char *name,
-    const struct stat *mbox, struct mdindex *ix, const char **why);
+    const struct stat *mbox, struct mdindex *ix,
+    const struct mdindex_sink *sink, const char **why);
 enum mdindex_io mdindex_store(int dirfd, const char *name,
     const struct mdindex *ix, const struct mdindex_source *src, gid_t gid,
     const char **why);

@@ -151,8 +151,7 @@ io_whole(int fd, unsigned char *rbuf, const unsigned char *wbuf, size_t len)
 }
 
 static enum mdindex_io
-read_open_file(int fd, uid_t owner, unsigned char **buf, size_t *len,
-    struct stat *st, const char **why)
+check_open_file(int fd, uid_t owner, struct stat *st, const char **why)
 {
 	if (fstat(fd, st) != 0) {
 		*why = "cannot fstat the index";
@@ -164,44 +163,27 @@ read_open_file(int fd, uid_t owner, unsigned char **buf, size_t *len,
 		*why = "index larger than any index can be";
 		return MDINDEX_IO_REFUSED;
 	}
-	*len = (size_t)st->st_size;
-	if ((*buf = malloc(*len == 0 ? 1 : *len)) == NULL) {
-		*why = "out of memory for the index";
-		return MDINDEX_IO_REFUSED;
-	}
-	if (io_whole(fd, *buf, NULL, *len) != 0) {
-		free(*buf);
-		*buf = NULL;
-		*why = "cannot read the index";
-		return MDINDEX_IO_REFUSED;
-	}
 	return MDINDEX_IO_OK;
 }
 
 enum mdindex_io
-mdindex_read(int dirfd, const char *name, uid_t owner, unsigned char **buf,
-    size_t *len, struct stat *st, const char **why)
+mdindex_open(int dirfd, const char *name, uid_t owner, int *fd,
+    struct stat *st, const char **why)
 {
 	enum mdindex_io r;
-	int fd;
 
-	*buf = NULL;
-	*len = 0;
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	*fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_CLOEXEC | O_NOCTTY);
-	if (fd < 0 && errno == ENOENT)
+	if (*fd < 0 && errno == ENOENT)
 		return MDINDEX_IO_ABSENT;
-	if (fd < 0) {
+	if (*fd < 0) {
 		*why = errno == ELOOP ? "index is a symbolic link" :
 		    "cannot open the index";
 		return MDINDEX_IO_REFUSED;
 	}
-	r = read_open_file(fd, owner, buf, len, st, why);
-	if (close(fd) != 0 && r == MDINDEX_IO_OK) {
-		free(*buf);
-		*buf = NULL;
-		*why = "cannot read the index";
-		r = MDINDEX_IO_REFUSED;
+	if ((r = check_open_file(*fd, owner, st, why)) != MDINDEX_IO_OK) {
+		(void)close(*fd);	/* read-only, nothing to lose */
+		*fd = -1;
 	}
 	return r;
 }
@@ -249,8 +231,8 @@ create_tmp(int dirfd, const char *tmp, int *fd, const char **why)
 }
 
 enum mdindex_io
-mdindex_write(int dirfd, const char *name, const unsigned char *buf,
-    size_t len, uid_t uid, gid_t gid, const char **why)
+mdindex_write(int dirfd, const char *name, mdindex_fill *fill, void *arg,
+    uid_t uid, gid_t gid, const char **why)
 {
 	char tmp[NAME_MAX + 1];
 	enum mdindex_io r;
@@ -268,8 +250,8 @@ mdindex_write(int dirfd, const char *name, const unsigned char *buf,
 	failed = geteuid() == 0 && fchown(fd, uid, gid) != 0;
 	if (failed)
 		*why = "cannot give the index to the mailbox owner";
-	else if ((failed = io_whole(fd, NULL, buf, len) != 0))
-		*why = "cannot write the index";
+	else
+		failed = fill(arg, fd, why) != 0;
 	if (close(fd) != 0 && !failed) {
 		failed = 1;
 		*why = "cannot write the index";
@@ -288,53 +270,131 @@ mdindex_write(int dirfd, const char *name, const unsigned char *buf,
 /* ---------------------------------------------------------------- */
 /* Loading and storing                                               */
 
+/* The index's bytes come from its file and go to the file. */
+static int
+file_in(void *arg, unsigned char *p, size_t n, const char **why)
+{
+	if (io_whole(*(int *)arg, p, NULL, n) != 0) {
+		*why = "cannot read the index";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+file_out(void *arg, const unsigned char *p, size_t n, const char **why)
+{
+	if (io_whole(*(int *)arg, NULL, p, n) != 0) {
+		*why = "cannot write the index";
+		return -1;
+	}
+	return 0;
+}
+
+/* What mdindex_load's decoding needs to judge the header. */
+struct judge {
+	const struct stat *mbox, *file;
+	const struct mdindex_sink *sink;
+	enum mdindex_trust t;
+};
+
+/* The trust rule needs the header only, so the entries of an index that
+   is not to be used are checked but never handed over. */
+static int
+judge_begin(void *arg, const struct mdindex *ix, const char **why)
+{
+	struct judge *j = arg;
+
+	j->t = mdindex_trust(ix, j->mbox, j->file, why);
+	if (j->t == MDINDEX_UNTRUSTED)
+		return -1;
+	if (j->t == MDINDEX_GREW || j->sink == NULL)
+		return 0;
+	return j->sink->begin(j->sink->arg, ix, why);
+}
+
+static void
+judge_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
+{
+	const struct judge *j = arg;
+
+	j->sink->msg(j->sink->arg, i, m);
+}
+
+static void
+judge_tag(void *arg, uint32_t b, const unsigned char *tag)
+{
+	const struct judge *j = arg;
+
+	j->sink->tag(j->sink->arg, b, tag);
+}
+
+/* A file rewritten in place while it was read (its owner at work) shows
+   in its fstat, if the checksum did not catch it. */
+static int
+same_file(const struct stat *a, const struct stat *b)
+{
+	return a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
+	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 enum mdindex_trust
 mdindex_load(int dirfd, const char *name, const struct stat *mbox,
-    struct mdindex *ix, const char **why)
+    struct mdindex *ix, const struct mdindex_sink *sink, const char **why)
 {
-	unsigned char *buf;
-	size_t len;
-	struct stat st;
-	enum mdindex_trust t;
+	struct stat st, after;
+	struct judge j = { mbox, &st, sink, MDINDEX_UNTRUSTED };
+	struct mdindex_sink js = { judge_begin, judge_msg, judge_tag, &j };
+	int fd, r;
 
 	*why = NULL;
 	memset(ix, 0, sizeof(*ix));
-	if (mdindex_read(dirfd, name, mbox->st_uid, &buf, &len, &st, why) !=
+	if (mdindex_open(dirfd, name, mbox->st_uid, &fd, &st, why) !=
 	    MDINDEX_IO_OK)
 		return MDINDEX_UNTRUSTED;
-	if (mdindex_decode(buf, len, ix, why) != 0) {
-		explicit_bzero(buf, len);	/* it may hold a key */
-		free(buf);
+	r = mdindex_decode_from((uint64_t)st.st_size, file_in, &fd, ix, &js,
+	    why);
+	if (r == 0 && (fstat(fd, &after) != 0 || !same_file(&st, &after))) {
+		*why = "index changed while it was read";
+		r = -1;
+	}
+	if (close(fd) != 0 && r == 0) {
+		*why = "cannot read the index";
+		r = -1;
+	}
+	if (r != 0) {
+		mdindex_free(ix);
 		return MDINDEX_UNTRUSTED;
 	}
-	ix->owned = buf;
-	if ((t = mdindex_trust(ix, mbox, &st, why)) == MDINDEX_UNTRUSTED)
-		mdindex_free(ix);
-	return t;
+	return j.t;
+}
+
+struct store {
+	const struct mdindex *ix;
+	const struct mdindex_source *src;
+};
+
+static int
+store_fill(void *arg, int fd, const char **why)
+{
+	const struct store *sa = arg;
+
+	return mdindex_encode_to(sa->ix, sa->src, file_out, &fd, why);
 }
 
 enum mdindex_io
 mdindex_store(int dirfd, const char *name, const struct mdindex *ix,
     const struct mdindex_source *src, gid_t gid, const char **why)
 {
-	uint64_t len = mdindex_encoded_len(ix);
-	unsigned char *buf;
-	enum mdindex_io r;
+	struct store sa = { ix, src };
 
-	if (len == 0 || len > SIZE_MAX) {
+	if (mdindex_encoded_len(ix) == 0) {
 		*why = "index counts out of bounds";
 		return MDINDEX_IO_REFUSED;
 	}
-	if ((buf = malloc((size_t)len)) == NULL) {
-		*why = "out of memory for the index";
-		return MDINDEX_IO_REFUSED;
-	}
-	if (mdindex_encode(ix, src, buf, (size_t)len, why) != 0)
-		r = MDINDEX_IO_REFUSED;
-	else
-		r = mdindex_write(dirfd, name, buf, (size_t)len,
-		    (uid_t)ix->uid, gid, why);
-	explicit_bzero(buf, (size_t)len);
-	free(buf);
-	return r;
+	return mdindex_write(dirfd, name, store_fill, &sa, (uid_t)ix->uid,
+	    gid, why);
 }

@@ -158,6 +158,12 @@
    cache).  Long enough for a writer on a loaded host. */
 #define INDEX_TMP_STALE	60
 
+/* The index file is read and written through one buffer of this many
+   message records (56 bytes each), so that a session never holds a second
+   copy of its index: big enough that the system calls are noise, small
+   enough to sit on the stack. */
+#define INDEX_IO_RECS	512
+
 /* ---- PROXY protocol (HAProxy's "The PROXY protocol" v1 and v2) ---- */
 
 /* v1 section 2.1: a v1 header is at most 107 octets, CRLF included. */

@@ -58,57 +58,95 @@ md_persist_free(struct maildrop *md)
 	md->px.dirfd = -1;
 }
 
-/* The index's entries into ix.msg, and their digests when every entry
-   has one (one pass: each record is decoded once); -1: out of memory. */
-static int
-adopt_msgs(struct maildrop *md, const struct mdindex *dix)
-{
-	struct md_index *ix = &md->ix;
-	int all_digests = 1;
+/*
+ * The index file's entries go straight into the maildrop's arrays as the
+ * decoder reads them: the entries once, at their known count, the UIDL
+ * digests while every entry so far had one, the tags into the proof,
+ * which md_proof_begin sized for the same file.  Nothing of it counts
+ * until the decoder has checked the checksum (adopt_done).
+ */
+struct adopt {
+	struct maildrop *md;
+	int all_digests;
+};
 
-	if ((ix->msg = calloc(dix->nmsg + 1, sizeof(*ix->msg))) == NULL)
+static int
+adopt_begin(void *arg, const struct mdindex *dix, const char **why)
+{
+	struct adopt *ad = arg;
+	struct maildrop *md = ad->md;
+	struct md_index *ix = &md->ix;
+
+	if (dix->blk_size != md->pf.blk_size || dix->nblk > md->pf.nblk) {
+		*why = "index blocks of another size";
 		return -1;
+	}
+	/* every field is written below, so no zero fill */
+	if ((ix->msg = malloc(((size_t)dix->nmsg + 1) *
+	    sizeof(*ix->msg))) == NULL) {
+		*why = "out of memory for the index";
+		return -1;
+	}
 	ix->cap = dix->nmsg + 1;
 	ix->nmsg = dix->nmsg;
-	if (md_digests_alloc(md) != 0)	/* sized by ix->nmsg */
+	ad->all_digests = dix->nmsg > 0;
+	if (ad->all_digests && md_digests_alloc(md) != 0) {	/* by nmsg */
+		*why = "out of memory for the index";
 		return -1;
-	for (uint32_t i = 0; i < dix->nmsg; i++) {
-		struct mdindex_msg m;
-
-		mdindex_msg_at(dix, i, &m);
-		ix->msg[i].off = m.off;
-		ix->msg[i].end = m.end;
-		ix->msg[i].size = m.size;
-		ix->msg[i].sep_len = m.sep_len;
-		ix->msg[i].flags = (m.flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0;
-		if (!(m.flags & MDINDEX_DIGEST))
-			all_digests = 0;
-		else if (all_digests)
-			md_digest_set(md, i, m.digest, m.dup);
 	}
+	return 1;
+}
+
+static void
+adopt_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
+{
+	struct adopt *ad = arg;
+	struct md_msg *e = &ad->md->ix.msg[i];
+
+	e->off = m->off;
+	e->end = m->end;
+	e->size = m->size;
+	e->sep_len = m->sep_len;
+	e->flags = (m->flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0;
+	if (!(m->flags & MDINDEX_DIGEST))
+		ad->all_digests = 0;
+	else if (ad->all_digests)
+		md_digest_set(ad->md, i, m->digest, m->dup);
+}
+
+static void
+adopt_tag(void *arg, uint32_t b, const unsigned char *tag)
+{
+	struct adopt *ad = arg;
+
+	memcpy(md_proof_tag(ad->md, b), tag, TAG_LEN);
+}
+
+/* The checksum held: the rest of the header. */
+static void
+adopt_done(struct adopt *ad, const struct mdindex *dix)
+{
+	struct maildrop *md = ad->md;
+	struct md_index *ix = &md->ix;
+
+	memcpy(md->pf.key, dix->key, sizeof(md->pf.key));
+	md->pf.nblk = dix->nblk;
 	ix->first = ix->nmsg > 0 && (ix->msg[0].flags & F_HIDDEN) ? 1 : 0;
 	ix->size = dix->end;
-	if (!all_digests || ix->nmsg == 0) {
+	if (!ad->all_digests) {
 		free(md->dig);	/* computed when UIDL is first asked */
 		md->dig = NULL;
 	}
-	return 0;
 }
 
-/* The tags and their key into the proof, which md_proof_begin sized for
-   the same file; -1 when the index's blocks are not those. */
-static int
-adopt_tags(struct maildrop *md, const struct mdindex *dix)
+/* The index was not used: what adopting it left goes. */
+static void
+adopt_drop(struct maildrop *md)
 {
-	struct md_proof *pf = &md->pf;
-
-	if (dix->blk_size != pf->blk_size || dix->nblk > pf->nblk)
-		return -1;
-	memcpy(pf->key, dix->key, sizeof(pf->key));
-	pf->nblk = dix->nblk;
-	for (uint32_t b = 0; b < dix->nblk; b++)
-		memcpy(md_proof_tag(md, b), mdindex_tag_at(dix, b), TAG_LEN);
-	return 0;
+	free(md->ix.msg);
+	memset(&md->ix, 0, sizeof(md->ix));
+	free(md->dig);
+	md->dig = NULL;
 }
 
 static void
@@ -132,41 +170,31 @@ int
 md_persist_load(struct maildrop *md)
 {
 	struct mdindex dix;
+	struct adopt ad = { md, 0 };
+	struct mdindex_sink sink = { adopt_begin, adopt_msg, adopt_tag, &ad };
 	enum mdindex_trust t;
 	const char *why = NULL;
-	int ok;
 
 	if (md->px.path == NULL)
 		return 0;
-	t = mdindex_load(md->px.dirfd, md->px.name, &md->pf.snap, &dix, &why);
+	t = mdindex_load(md->px.dirfd, md->px.name, &md->pf.snap, &dix, &sink,
+	    &why);
+	if (t == MDINDEX_UNCHANGED)
+		adopt_done(&ad, &dix);
+	mdindex_free(&dix);
 	if (t == MDINDEX_GREW) {
 		md->px.verdict = "exists; the mailbox grew since, so a login "
 		    "scans it";
-		mdindex_free(&dix);
 		return 0;
 	}
 	if (t != MDINDEX_UNCHANGED) {
+		adopt_drop(md);
 		untrusted(md, why);
 		return 0;
 	}
-	ok = adopt_tags(md, &dix) == 0;
-	if (!ok)
-		untrusted(md, "index blocks of another size");
-	else if (adopt_msgs(md, &dix) != 0) {
-		syslog(LOG_ERR, "%s: out of memory loading the index",
-		    md->px.path);
-		free(md->ix.msg);
-		memset(&md->ix, 0, sizeof(md->ix));
-		free(md->dig);
-		md->dig = NULL;
-		ok = 0;
-	}
-	mdindex_free(&dix);
-	if (ok) {
-		md->px.loaded = 1;
-		md->px.verdict = "is trusted: the mailbox is unchanged";
-	}
-	return ok;
+	md->px.loaded = 1;
+	md->px.verdict = "is trusted: the mailbox is unchanged";
+	return 1;
 }
 
 /* Read after the snapshot and the settle wait, still under the lock. */

@@ -910,8 +910,11 @@ class Bench:
         return S
 
     def rss_probe(self, size, man, mb, S):
-        """pop3d once per scenario as USERX (cheap hash): its own peak RSS,
-        which yescrypt's 16 MB would hide.  Untimed."""
+        """pop3d as USERX (cheap hash): its own peak RSS, which yescrypt's
+        16 MB would hide.  Untimed.  Round 0 is the first session on the
+        restored mailbox (a scan, the index written); round 1, for the
+        scenarios that leave the mailbox as it was, the next one (the
+        index warm, as in the timed rows)."""
         if "pop3d" not in self.servers:
             return
         link = spool_file("pop3d", USERX)
@@ -920,11 +923,15 @@ class Bench:
             if os.path.lexists(link):
                 os.unlink(link)
             os.link(spool_file("pop3d"), link)
-            res = self.sess.run("pop3d", scen, man["messages"], USERX)
+            for rnd in ((0,) if scen in DELE else (0, 1)):
+                res = self.sess.run("pop3d", scen, man["messages"], USERX)
+                ok, why, notes = \
+                    check_run("pop3d", scen, res, man, mb, None) \
+                    if scen in DELE else (res.get("ok"), res.get("why"), [])
+                S.add(("rss", scen), rnd, res, ok, why)
             os.unlink(link)
-            ok, why, notes = check_run("pop3d", scen, res, man, mb, None) \
-                if scen in DELE else (res.get("ok"), res.get("why"), [])
-            S.add(("rss", scen), 0, res, ok, why)
+            if os.path.lexists(link + ".pop3d-index"):
+                os.unlink(link + ".pop3d-index")
         mb.state["pop3d"] = None
 
 

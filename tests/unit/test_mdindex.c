@@ -277,20 +277,31 @@ test_bit_flips(void)
 	struct mdindex ix;
 	unsigned char *buf;
 	const char *why = NULL;
-	size_t len, bad = 0, sum_caught = 0;
+	size_t len, bad = 0, sum_caught = 0, other_reason = 0;
 
 	fixture(&ix);
 	if ((buf = encode(&ix, &len)) == NULL)
 		abort();
 	for (size_t bit = 0; bit < len * 8; bit++) {
-		buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		size_t at = bit / 8;
+		/* magic, version, counts: read before the sum can be */
+		int framing = at < 12 || (at >= 76 && at < 80) ||
+		    (at >= 96 && at < 104);
+		int by_sum;
+
+		buf[at] ^= (unsigned char)(1u << (bit % 8));
 		bad += decodes(buf, len, &why);
-		sum_caught += why != NULL &&
+		by_sum = why != NULL &&
 		    strcmp(why, "index checksum mismatch") == 0;
-		buf[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+		sum_caught += by_sum;
+		other_reason += !framing && !by_sum;
+		buf[at] ^= (unsigned char)(1u << (bit % 8));
 	}
 	ok(bad == 0, "every single bit flip is rejected", NULL);
 	ok(sum_caught > 0, "flips in the body are caught by the checksum",
+	    NULL);
+	ok(other_reason == 0, "a flip outside the framing is reported as a "
+	    "checksum mismatch, though entries are checked as they stream",
 	    NULL);
 	ok(decodes(buf, len, &why), "and the unflipped bytes still decode",
 	    why);
@@ -551,6 +562,99 @@ test_path(void)
 /* The side file, in a temp directory                                */
 
 /* NAME.tmp: a fresh one is another writer's, an old one a dead writer's */
+/* ---------------------------------------------------------------- */
+/* The side file with raw bytes in it                                */
+
+struct raw {
+	const unsigned char *data;
+	size_t len;
+};
+
+static int
+raw_fill(void *arg, int fd, const char **why)
+{
+	const struct raw *r = arg;
+
+	if (write(fd, r->data, r->len) != (ssize_t)r->len) {
+		*why = "cannot write the index";
+		return -1;
+	}
+	return 0;
+}
+
+static enum mdindex_io
+write_raw(int dfd, const char *name, const unsigned char *data, size_t len,
+    uid_t uid, gid_t gid, const char **why)
+{
+	struct raw r = { data, len };
+
+	return mdindex_write(dfd, name, raw_fill, &r, uid, gid, why);
+}
+
+/* mdindex_open, then the whole file into *buf (malloc'ed). */
+static enum mdindex_io
+read_raw(int dfd, const char *name, uid_t owner, unsigned char **buf,
+    size_t *len, struct stat *st, const char **why)
+{
+	enum mdindex_io r;
+	int fd;
+
+	*buf = NULL;
+	if ((r = mdindex_open(dfd, name, owner, &fd, st, why)) !=
+	    MDINDEX_IO_OK)
+		return r;
+	*len = (size_t)st->st_size;
+	if ((*buf = malloc(*len + 1)) == NULL ||
+	    read(fd, *buf, *len) != (ssize_t)*len) {
+		free(*buf);
+		*buf = NULL;
+		r = MDINDEX_IO_REFUSED;
+	}
+	(void)close(fd);
+	return r;
+}
+
+/* What mdindex_load hands over, collected. */
+struct collect {
+	int began;
+	uint32_t n;
+	struct mdindex_msg msg[FIX_MSGS];
+};
+
+static int
+collect_begin(void *arg, const struct mdindex *ix, const char **why)
+{
+	struct collect *c = arg;
+
+	(void)why;
+	c->began = 1;
+	return ix->nmsg == FIX_MSGS ? 1 : 0;
+}
+
+static void
+collect_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
+{
+	struct collect *c = arg;
+
+	c->msg[i] = *m;
+	c->n++;
+}
+
+static void
+collect_tag(void *arg, uint32_t b, const unsigned char *tag)
+{
+	(void)arg;
+	(void)b;
+	(void)tag;
+}
+
+static int
+collected_equal(const struct collect *c)
+{
+	return c->n == FIX_MSGS &&
+	    memcmp(c->msg, fix_msg, sizeof(c->msg)) == 0;
+}
+
 static void
 test_file_tmp(int dfd, const char *name, const char *path)
 {
@@ -564,12 +668,12 @@ test_file_tmp(int dfd, const char *name, const char *path)
 	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	(void)unlink(path);
 	ok((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0 &&
-	    close(fd) == 0 && mdindex_write(dfd, name, data, sizeof(data),
+	    close(fd) == 0 && write_raw(dfd, name, data, sizeof(data),
 	    geteuid(), getegid(), &why) == MDINDEX_IO_BUSY &&
 	    lstat(tmp, &st) == 0 && lstat(path, &st) != 0,
 	    "a fresh temp file means another writer: BUSY, nothing touched",
 	    why);
-	ok(utimensat(AT_FDCWD, tmp, old, 0) == 0 && mdindex_write(dfd, name,
+	ok(utimensat(AT_FDCWD, tmp, old, 0) == 0 && write_raw(dfd, name,
 	    data, sizeof(data), geteuid(), getegid(), &why) == MDINDEX_IO_OK &&
 	    lstat(tmp, &st) != 0 && lstat(path, &st) == 0 &&
 	    st.st_size == (off_t)sizeof(data),
@@ -582,6 +686,9 @@ test_load_store(int dfd)
 {
 	struct mdindex ix, back;
 	struct stat mbox;
+	struct collect c;
+	struct mdindex_sink sink = { collect_begin, collect_msg, collect_tag,
+	    &c };
 	const char *why = NULL;
 	unsigned char flip = 0x10;
 	int fd;
@@ -595,23 +702,27 @@ test_load_store(int dfd)
 	mbox.st_size = (off_t)ix.size;
 	mbox.st_mtim = ix.mtime;
 	mbox.st_ctim = ix.ctime;
-	ok(mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_UNTRUSTED &&
-	    why == NULL, "load: no index file, nothing to log", why);
+	ok(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
+	    MDINDEX_UNTRUSTED && why == NULL,
+	    "load: no index file, nothing to log", why);
 	ok(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) == MDINDEX_IO_OK,
 	    "store writes the index", why);
-	ok(mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_UNCHANGED &&
-	    msgs_equal(&back) && back.owned != NULL,
+	memset(&c, 0, sizeof(c));
+	ok(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
+	    MDINDEX_UNCHANGED && collected_equal(&c) && back.nmsg == FIX_MSGS,
 	    "load: the unchanged mailbox gets its entries back", why);
 	mdindex_free(&back);
 	mbox.st_size += 4096;
-	ok(mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_GREW &&
-	    back.end == ix.end, "load: a grown mailbox is GREW from the old "
-	    "end", why);
+	memset(&c, 0, sizeof(c));
+	ok(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) == MDINDEX_GREW &&
+	    back.end == ix.end && !c.began && c.n == 0,
+	    "load: a grown mailbox is GREW from the old end, entries not "
+	    "handed over", why);
 	mdindex_free(&back);
 	ok((fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
 	    pwrite(fd, &flip, 1, 200) == 1 && close(fd) == 0 &&
-	    mdindex_load(dfd, "ls", &mbox, &back, &why) == MDINDEX_UNTRUSTED &&
-	    why != NULL && back.bytes == NULL,
+	    mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
+	    MDINDEX_UNTRUSTED && why != NULL && back.nmsg == 0,
 	    "load: a corrupted file is UNTRUSTED, with a reason", why);
 	(void)unlinkat(dfd, "ls", 0);
 }
@@ -631,9 +742,9 @@ test_root_gives_owner(int dfd)
 		    ++ntest);
 		return;
 	}
-	ok(mdindex_write(dfd, "given", data, sizeof(data), other, other, &why)
+	ok(write_raw(dfd, "given", data, sizeof(data), other, other, &why)
 	    == MDINDEX_IO_OK && fstatat(dfd, "given", &st, 0) == 0 &&
-	    st.st_uid == other && mdindex_read(dfd, "given", other, &buf, &len,
+	    st.st_uid == other && read_raw(dfd, "given", other, &buf, &len,
 	    &st, &why) == MDINDEX_IO_OK,
 	    "written by root, the index is the owner's and passes the rules",
 	    why);
@@ -659,42 +770,42 @@ test_file_rules(const char *dir)
 	    NULL);
 	if (dfd < 0)
 		return;
-	ok(mdindex_read(dfd, name, me, &buf, &len, &st, &why) ==
+	ok(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_ABSENT, "a missing index is ABSENT", why);
-	ok(mdindex_write(dfd, name, data, sizeof(data), me, getegid(), &why)
+	ok(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
 	    == MDINDEX_IO_OK && lstat(path, &st) == 0 &&
 	    (st.st_mode & 07777) == 0600 && st.st_uid == me,
 	    "written as a mode 0600 file of the owner", why);
-	ok(mdindex_read(dfd, name, me, &buf, &len, &st, &why) ==
+	ok(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_OK && len == sizeof(data) &&
 	    memcmp(buf, data, len) == 0, "and read back whole", why);
 	free(buf);
-	ok(mdindex_read(dfd, name, me + 1, &buf, &len, &st, &why) ==
+	ok(read_raw(dfd, name, me + 1, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_REFUSED && buf == NULL,
 	    "refused when it is not the mailbox owner's", NULL);
-	ok(chmod(path, 0640) == 0 && mdindex_read(dfd, name, me, &buf, &len,
+	ok(chmod(path, 0640) == 0 && read_raw(dfd, name, me, &buf, &len,
 	    &st, &why) == MDINDEX_IO_REFUSED,
 	    "refused when the group may read it", NULL);
 	ok(chmod(path, 0600) == 0 && linkat(dfd, name, dfd, "hard", 0) == 0 &&
-	    mdindex_read(dfd, name, me, &buf, &len, &st, &why) ==
+	    read_raw(dfd, name, me, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_REFUSED, "refused with a second link", NULL);
 	(void)unlinkat(dfd, "hard", 0);
 	ok(unlinkat(dfd, name, 0) == 0 && symlinkat("hard", dfd, name) == 0 &&
 	    symlinkat("box.target", dfd, "hard") == 0 &&
-	    mdindex_read(dfd, name, me, &buf, &len, &st, &why) ==
+	    read_raw(dfd, name, me, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_REFUSED, "a symlink is not followed", why);
-	ok(mdindex_write(dfd, name, data, sizeof(data), me, getegid(), &why)
+	ok(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
 	    == MDINDEX_IO_OK && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 	    faccessat(dfd, "box.target", F_OK, 0) != 0,
 	    "writing replaces the symlink, and writes nothing through it", why);
 	(void)unlinkat(dfd, "hard", 0);
 	ok(unlinkat(dfd, name, 0) == 0 && mkfifoat(dfd, name, 0600) == 0 &&
-	    (alarm(5), mdindex_read(dfd, name, me, &buf, &len, &st, &why)) ==
+	    (alarm(5), read_raw(dfd, name, me, &buf, &len, &st, &why)) ==
 	    MDINDEX_IO_REFUSED && (alarm(0), 1),
 	    "a FIFO is refused without blocking", why);
 	ok(unlinkat(dfd, name, 0) == 0 && (fd = openat(dfd, name, O_WRONLY |
 	    O_CREAT, 0600)) >= 0 && ftruncate(fd, (off_t)MDINDEX_MAX_BYTES +
-	    1) == 0 && close(fd) == 0 && mdindex_read(dfd, name, me, &buf,
+	    1) == 0 && close(fd) == 0 && read_raw(dfd, name, me, &buf,
 	    &len, &st, &why) == MDINDEX_IO_REFUSED && buf == NULL,
 	    "a file larger than any index is refused unread", why);
 	test_file_tmp(dfd, name, path);
