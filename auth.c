@@ -228,6 +228,15 @@ system_dummy(char *dummy)
 }
 
 static enum auth_result
+shadow_unreadable(const char **why)
+{
+	syslog(LOG_ERR, "cannot read the shadow file (pop3d must start as "
+	    "root to check system passwords)");
+	*why = "cannot read the account database";
+	return AUTH_TEMP;
+}
+
+static enum auth_result
 system_find(const struct auth_config *cfg, const char *name,
     struct account *a, char *dummy, const char **why)
 {
@@ -242,12 +251,8 @@ system_find(const struct auth_config *cfg, const char *name,
 	 * the same answer.
 	 */
 	if (faccessat(AT_FDCWD, _PATH_SHADOW, R_OK, AT_EACCESS) != 0 &&
-	    errno == EACCES) {
-		syslog(LOG_ERR, "cannot read the shadow file (pop3d must "
-		    "start as root to check system passwords)");
-		*why = "cannot read the account database";
-		return AUTH_TEMP;
-	}
+	    errno == EACCES)
+		return shadow_unreadable(why);
 	system_dummy(dummy);
 	errno = 0;
 	if ((pw = getpwnam(name)) == NULL) {
@@ -270,13 +275,8 @@ system_find(const struct auth_config *cfg, const char *name,
 	if (strcmp(hash, "x") == 0) {
 		errno = 0;
 		if ((sp = getspnam(name)) == NULL) {
-			if (errno == EACCES) {
-				syslog(LOG_ERR, "cannot read the shadow file "
-				    "(pop3d must start as root to check system "
-				    "passwords)");
-				*why = "cannot read the account database";
-				return AUTH_TEMP;
-			}
+			if (errno == EACCES)
+				return shadow_unreadable(why);
 			a->refusal = "no shadow entry";
 			return AUTH_OK;
 		}

@@ -217,83 +217,86 @@ add_pair_file(struct config *cfg, int c, const char *path)
 }
 
 /* Returns -1 to go on, else the exit status. */
-int
-parse_options(int argc, char **argv, struct config *cfg)
+/* What a bad option or a missing value says, on stderr or to syslog. */
+static void
+option_error(char **argv)
+{
+	if (optopt == 'F' || optopt == 'L' || optopt == 'X' || optopt == 'D')
+		startup_error("option %s needs a value", argv[optind - 1]);
+	else if (optopt != 0 && strchr("pmatdckuCI", optopt))
+		startup_error("option -%c needs a value", optopt);
+	else
+		startup_error("unknown option %s (try --help)",
+		    argv[optind - 1]);
+}
+
+/* One option c with its value optarg: -1 to go on, else the exit status
+   (0 after --help or --version). */
+static int
+one_option(int c, char **argv, struct config *cfg)
 {
 	const char *why;
 	long v;
-	int c;
+
+	switch (c) {
+	case 'p': cfg->auth.passwd_file = optarg; return -1;
+	case 'm': cfg->maildrop = optarg; return -1;
+	case 'a': cfg->auth.apop_file = optarg; return -1;
+	case 'c':
+	case 'k':
+		return add_pair_file(cfg, c, optarg) != 0 ? EXIT_SETUP : -1;
+	case 'T': cfg->implicit_tls = 1; return -1;
+	case 'P': cfg->allow_plaintext = 1; return -1;
+	case 'C': cfg->check_user = optarg; return -1;
+	case 'R': cfg->recover = 1; return -1;
+	case 'F': cfg->front_user = optarg; return -1;
+	case 'D': cfg->penalty_dir = optarg; return -1;
+	case 'I': cfg->index = optarg; return -1;
+	case 'N': cfg->index = NULL; return -1;
+	case 'X':
+		if (proxy_from_parse(optarg, &cfg->proxy_from, &why) == 0)
+			return -1;
+		startup_error("--proxy-from: %s", why);
+		return EXIT_SETUP;
+	case 'L':
+		return seconds_option("login-timeout", 1, MAX_TIMEOUT,
+		    &cfg->login_timeout) != 0 ? EXIT_SETUP : -1;
+	case 't':
+		return seconds_option("timeout", 1, MAX_TIMEOUT,
+		    &cfg->timeout) != 0 ? EXIT_SETUP : -1;
+	case 'd':
+		return seconds_option("fail-delay", 0, MAX_FAIL_DELAY,
+		    &cfg->fail_delay) != 0 ? EXIT_SETUP : -1;
+	case 'u':
+		if (parse_number(optarg, 0, INT_MAX, &v) == 0) {
+			cfg->auth.min_uid = (uid_t)v;
+			return -1;
+		}
+		startup_error("--min-uid wants a uid");
+		return EXIT_SETUP;
+	case 'h':
+		usage(stdout);
+		return 0;
+	case 'V':
+		(void)printf("pop3d %s%s\n", POP3D_VERSION,
+		    tls_built ? "" : " (built without TLS)");
+		return 0;
+	default:
+		option_error(argv);
+		return EXIT_SETUP;
+	}
+}
+
+int
+parse_options(int argc, char **argv, struct config *cfg)
+{
+	int c, r;
 
 	opterr = 0;	/* getopt must not write to fd 2: maybe the client */
 	while ((c = getopt_long(argc, argv, "p:m:a:t:d:c:k:TPu:C:RI:NhV",
-	    long_options, NULL)) != -1) {
-		switch (c) {
-		case 'p': cfg->auth.passwd_file = optarg; break;
-		case 'm': cfg->maildrop = optarg; break;
-		case 'a': cfg->auth.apop_file = optarg; break;
-		case 'c':
-		case 'k':
-			if (add_pair_file(cfg, c, optarg) != 0)
-				return EXIT_SETUP;
-			break;
-		case 'T': cfg->implicit_tls = 1; break;
-		case 'P': cfg->allow_plaintext = 1; break;
-		case 'C': cfg->check_user = optarg; break;
-		case 'R': cfg->recover = 1; break;
-		case 'F': cfg->front_user = optarg; break;
-		case 'D': cfg->penalty_dir = optarg; break;
-		case 'I': cfg->index = optarg; break;
-		case 'N': cfg->index = NULL; break;
-		case 'X':
-			if (proxy_from_parse(optarg, &cfg->proxy_from,
-			    &why) != 0) {
-				startup_error("--proxy-from: %s", why);
-				return EXIT_SETUP;
-			}
-			break;
-		case 'L':
-			if (seconds_option("login-timeout", 1, MAX_TIMEOUT,
-			    &cfg->login_timeout) != 0)
-				return EXIT_SETUP;
-			break;
-		case 't':
-			if (seconds_option("timeout", 1, MAX_TIMEOUT,
-			    &cfg->timeout) != 0)
-				return EXIT_SETUP;
-			break;
-		case 'd':
-			if (seconds_option("fail-delay", 0, MAX_FAIL_DELAY,
-			    &cfg->fail_delay) != 0)
-				return EXIT_SETUP;
-			break;
-		case 'u':
-			if (parse_number(optarg, 0, INT_MAX, &v) != 0) {
-				startup_error("--min-uid wants a uid");
-				return EXIT_SETUP;
-			}
-			cfg->auth.min_uid = (uid_t)v;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		case 'V':
-			(void)printf("pop3d %s%s\n", POP3D_VERSION,
-			    tls_built ? "" : " (built without TLS)");
-			return 0;
-		default:
-			if (optopt == 'F' || optopt == 'L' || optopt == 'X' ||
-			    optopt == 'D')
-				startup_error("option %s needs a value",
-				    argv[optind - 1]);
-			else if (optopt != 0 && strchr("pmatdckuCI", optopt))
-				startup_error("option -%c needs a value",
-				    optopt);
-			else
-				startup_error("unknown option %s (try "
-				    "--help)", argv[optind - 1]);
-			return EXIT_SETUP;
-		}
-	}
+	    long_options, NULL)) != -1)
+		if ((r = one_option(c, argv, cfg)) >= 0)
+			return r;
 	if (optind < argc && !cfg->recover) {
 		startup_error("unexpected argument %s (try --help)",
 		    argv[optind]);
