@@ -128,11 +128,17 @@ $(XDIR)/%.o: %.c $(HDRS) tls-mode.stamp
 	$(XCC) $(COMPILE) -c -o $@ $<
 
 # runs the target binary as if it were ./pop3d: argv, the descriptors
-# and the exit status pass through qemu-user unchanged
+# and the exit status pass through qemu-user unchanged.  The target's
+# dynamic loader is started with the sysroot's library path rather than
+# qemu's -L, which would also look up every absolute path the program
+# opens ("/", /etc/passwd) in the sysroot first.
+LDSO_armhf = lib/ld-linux-armhf.so.3
+LDSO_s390x = lib/ld64.so.1
+XLIBS = $(SYSROOT)/lib/$(CROSS_$(ARCH)):$(SYSROOT)/usr/lib/$(CROSS_$(ARCH))
 pop3d-armhf.run pop3d-s390x.run: Makefile
 	printf '%s\n' '#!/bin/sh' \
 	    '# made by make cross ARCH=$(ARCH): pop3d-$(ARCH) under qemu-user' \
-	    'exec $(QEMU_$(ARCH)) -L $(SYSROOT) $(CURDIR)/pop3d-$(ARCH) "$$@"' \
+	    'exec $(QEMU_$(ARCH)) $(SYSROOT)/$(LDSO_$(ARCH)) --library-path $(XLIBS) $(CURDIR)/pop3d-$(ARCH) "$$@"' \
 	    > $@
 	chmod 755 $@
 
