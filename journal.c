@@ -37,6 +37,7 @@
 
 #include <openssl/evp.h>
 
+#include "byteorder.h"
 #include "md.h"
 
 #define JMAGIC		"POP3DJ01"
@@ -82,23 +83,6 @@ jfield(struct journal *j, size_t i)
 	return (uint64_t *)(void *)((char *)j + jlayout[i].field);
 }
 
-static void
-put64(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 static int
 journal_sum(const unsigned char *h, unsigned char d[EVP_MAX_MD_SIZE])
 {
@@ -115,7 +99,7 @@ journal_encode(struct journal *j, unsigned char *h)
 	memcpy(h + JH_MAGIC, JMAGIC, 8);
 	h[JH_STATE] = j->state;
 	for (size_t i = 0; i < sizeof(jlayout) / sizeof(jlayout[0]); i++)
-		put64(h + jlayout[i].at, *jfield(j, i));
+		le_put(h + jlayout[i].at, *jfield(j, i), 8);
 	memcpy(h + JH_MARKER, j->marker, JMARK_MAX);
 	if (journal_sum(h, d) != 0)
 		return -1;
@@ -134,7 +118,7 @@ journal_decode(struct journal *j, const unsigned char *h)
 		return -1;
 	j->state = h[JH_STATE];
 	for (size_t i = 0; i < sizeof(jlayout) / sizeof(jlayout[0]); i++)
-		*jfield(j, i) = get64(h + jlayout[i].at);
+		*jfield(j, i) = le_get(h + jlayout[i].at, 8);
 	memcpy(j->marker, h + JH_MARKER, JMARK_MAX);
 	if ((j->state != JSTATE_COMMITTED && j->state != JSTATE_MARKED) ||
 	    j->mlen == 0 || j->mlen > JMARK_MAX)
