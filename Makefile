@@ -15,7 +15,9 @@
 #   make cross ARCH=armhf|s390x
 #                   build ./pop3d-ARCH with Debian's cross compiler against
 #                   a sysroot that tests/cross-setup unpacks, and the
-#                   launcher ./pop3d-ARCH.run that runs it under qemu-user
+#                   launcher ./pop3d-ARCH.run that runs it under qemu-user;
+#                   SYSROOT= (empty): against the target's libraries
+#                   installed by multiarch (libssl-dev:ARCH libcrypt-dev:ARCH)
 #
 # CC, CPPFLAGS, CFLAGS and LDFLAGS are the packager's (dpkg-buildflags);
 # large files and a 64-bit time_t are always asked for (LFS below).
@@ -109,14 +111,25 @@ CROSS_s390x  = s390x-linux-gnu
 QEMU_armhf   = qemu-arm
 QEMU_s390x   = qemu-s390x
 SYSROOT      = $(CURDIR)/cross/sysroot-$(ARCH)
-XDIR         = cross/obj-$(ARCH)
-XCC          = $(CROSS_$(ARCH))-gcc --sysroot=$(SYSROOT)
+# SYSROOT= on the command line: the compiler's own search path, which on
+# Debian holds the multiarch /usr/include/TRIPLET and /usr/lib/TRIPLET;
+# its objects apart from the sysroot's, so that neither is mistaken for
+# the other's
+XDIR         = cross/obj-$(ARCH)$(if $(SYSROOT),,-multiarch)
+XCC          = $(CROSS_$(ARCH))-gcc $(if $(SYSROOT),--sysroot=$(SYSROOT))
 XOBJS        = $(addprefix $(XDIR)/,$(ALL_SRCS:.c=.o))
+XMULTIARCH   = /usr/lib/$(CROSS_$(ARCH))/libssl.so
 
 cross:
 	@[ -n "$(CROSS_$(ARCH))" ] || \
 	    { echo 'make cross ARCH=armhf or ARCH=s390x' >&2; exit 2; }
+ifeq ($(SYSROOT),)
+	@[ -e $(XMULTIARCH) ] || { echo 'make cross SYSROOT=: no' \
+	    '$(XMULTIARCH); apt-get install libssl-dev:$(ARCH)' \
+	    'libcrypt-dev:$(ARCH)' >&2; exit 2; }
+else
 	tests/cross-setup $(ARCH) $(SYSROOT)
+endif
 	$(MAKE) pop3d-$(ARCH) pop3d-$(ARCH).run
 
 pop3d-armhf pop3d-s390x: $(XOBJS)
@@ -131,11 +144,12 @@ $(XDIR)/%.o: %.c $(HDRS) tls-mode.stamp
 # and the exit status pass through qemu-user unchanged.  The target's
 # dynamic loader is started with the sysroot's library path rather than
 # qemu's -L, which would also look up every absolute path the program
-# opens ("/", /etc/passwd) in the sysroot first.
+# opens ("/", /etc/passwd) in the sysroot first.  With SYSROOT= these
+# are the host's multiarch loader and library directories.
 LDSO_armhf = lib/ld-linux-armhf.so.3
 LDSO_s390x = lib/ld64.so.1
 XLIBS = $(SYSROOT)/lib/$(CROSS_$(ARCH)):$(SYSROOT)/usr/lib/$(CROSS_$(ARCH))
-pop3d-armhf.run pop3d-s390x.run: Makefile
+pop3d-armhf.run pop3d-s390x.run: Makefile FORCE
 	printf '%s\n' '#!/bin/sh' \
 	    '# made by make cross ARCH=$(ARCH): pop3d-$(ARCH) under qemu-user' \
 	    'exec $(QEMU_$(ARCH)) $(SYSROOT)/$(LDSO_$(ARCH)) --library-path $(XLIBS) $(CURDIR)/pop3d-$(ARCH) "$$@"' \

@@ -230,7 +230,12 @@ md_open_file(struct maildrop *md, const char **why)
 	}
 	if (md->f.fd < 0)
 		return open_error(md, why);
-	if (fstat(md->f.fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(md->f.fd, &st) != 0) {
+		syslog(LOG_ERR, "fstat %s: %s", md->f.path, strerror(errno));
+		*why = "cannot read the mailbox";
+		return MD_TEMP;
+	}
+	if (!S_ISREG(st.st_mode)) {
 		syslog(LOG_ERR, "%s is not a regular file", md->f.path);
 		*why = "mailbox is not a regular file";
 		return MD_PERM;

@@ -33,6 +33,19 @@
 #include "maildrop.h"
 #include "params.h"
 
+/*
+ * A 32-bit host needs -D_FILE_OFFSET_BITS=64 (and -D_TIME_BITS=64 from
+ * glibc 2.34 on; the Makefile's LFS), or fstat() fails with EOVERFLOW on
+ * a mailbox over 2 GiB or one last written after January 2038, and every
+ * login on it fails.  A build that lost the flags stops here instead.
+ */
+_Static_assert(sizeof(off_t) == 8,
+    "build with -D_FILE_OFFSET_BITS=64 (see LFS in the Makefile)");
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
+_Static_assert(sizeof(time_t) == 8,
+    "build with -D_TIME_BITS=64 (see LFS in the Makefile)");
+#endif
+
 #define F_DELETED	1u
 #define F_HIDDEN	2u	/* a c-client folder-internal pseudo-message */
 
