@@ -3,7 +3,7 @@
 # (RFC 5034, RFC 4616); passwords kept out of syslog.
 
 load helper
-load auth-lib
+load lib/accounts
 
 setup() {
 	setup_maildrop

@@ -4,7 +4,7 @@
 # logins, and a real fail2ban-server bans the address that keeps failing.
 
 load helper
-load auth-lib
+load lib/accounts
 load launch-lib
 
 FILTER=$TESTS/../fail2ban/filter.d/pop3d.conf

@@ -5,7 +5,7 @@
 # setup without touching the mailbox.
 
 load helper
-load auth-lib
+load lib/accounts
 
 setup() {
 	setup_maildrop

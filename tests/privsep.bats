@@ -5,8 +5,9 @@
 # --login-timeout, non-dumpable processes, the fail delay's clock).
 
 load helper
-load tls-lib
-load auth-lib
+load lib/certs
+load lib/launcher
+load lib/accounts
 
 setup() {
 	setup_maildrop
@@ -146,7 +147,7 @@ child_of() {
 	mbox_make 1
 	tls_launch --tls-cert "$CERT" --tls-key "$KEY"
 	T=$BATS_TEST_TMPDIR
-	timeout 60 python3 "$TLS_CLIENT" --cafile "$CERT" "$PORT" > "$T/client.out" <<-EOF &
+	timeout 60 python3 "$POP3CLIENT" tcp --cafile "$CERT" "$PORT" > "$T/client.out" <<-EOF &
 	!stls
 	CAPA
 	!sleep 2

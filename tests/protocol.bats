@@ -6,7 +6,7 @@
 bats_require_minimum_version 1.5.0
 
 load helper
-load proto-lib
+load lib/mailbox
 
 setup() {
 	setup_maildrop

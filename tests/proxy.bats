@@ -7,7 +7,7 @@
 
 load helper
 load launch-lib
-load tls-lib
+load lib/certs
 
 CLIENT=$TESTS/proxy-client.py
 FILTER=$TESTS/../fail2ban/filter.d/pop3d.conf
