@@ -99,6 +99,7 @@ MULTI = {b"CAPA", b"LIST", b"UIDL", b"RETR", b"TOP", b"AUTH"}
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 CONNECT_TIMEOUT = 20  # seconds: a connect, or one exchange of raw
 RECV_MAX = 1 << 16
+FLOOD_DEADLINE = 120  # seconds: a whole flood and its replies
 PROXY_TIMED_DEADLINE = 120  # seconds: every PASS of proxy-timed, delays too
 
 
@@ -476,31 +477,54 @@ def exit_status(status):
     return 128 - status if status < 0 else status
 
 
+def wait_bounded(proc, c):
+    """pop3d's exit status; killed (124) when C's deadline passed."""
+    try:
+        return exit_status(proc.wait(
+            timeout=max(1, c.deadline - time.monotonic())))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        return 124
+
+
+def inetd_run(argv, deadline, body, report=False):
+    """Start ARGV as inetd does (spawn), run BODY(conn, process), read to
+    the end; returns (conn, pop3d's exit status; 124: DEADLINE passed
+    and pop3d was killed).  REPORT: print an error that ended the run."""
+    proc, ours = spawn(argv)
+    c = Conn(ours, deadline)
+    try:
+        body(c, proc)
+        c.drain()
+        status = wait_bounded(proc, c)
+    except (TimeoutError, socket.timeout):
+        proc.kill()
+        proc.wait()
+        status = 124
+    except OSError as e:
+        if report:
+            print("pop3client: %s" % e)
+        status = wait_bounded(proc, c)
+    ours.close()
+    return c, status
+
+
 def inetd_session(argv, script, pipelined=False, deadline=60.0, eof=False,
                   times=False):
     """Run pop3d (ARGV) on a socket pair and SCRIPT (a list of str) on
     it; returns (all bytes received, exit status; 124 on the deadline)."""
-    proc, ours = spawn(argv)
-    c = Conn(ours, deadline)
-    env = dict(os.environ, P3A_PID=str(proc.pid))
-    try:
+    def body(c, proc):
         c.greeting = c.line()  # (or a startup -ERR)
         if pipelined:
             pipeline(c, script)
         else:
-            run_script(c, script, times, env)
+            run_script(c, script, times,
+                       dict(os.environ, P3A_PID=str(proc.pid)))
         if eof:
             c.half_close()
-        c.drain()
-        status = proc.wait(timeout=max(1, c.deadline - time.monotonic()))
-    except (TimeoutError, socket.timeout, subprocess.TimeoutExpired):
-        proc.kill()
-        proc.wait()
-        status = 124
-    except OSError:
-        status = proc.wait()
-    ours.close()
-    return bytes(c.out), exit_status(status)
+    c, status = inetd_run(argv, deadline, body)
+    return bytes(c.out), status
 
 
 def tcp_session(port, script, tls=False, greeting=True, cafile=None,
@@ -742,33 +766,22 @@ def flood_badcmds(c, proc, n):
 
 def flood(mode, margs, argv):
     """The garbage, badcmds and early modes; returns pop3d's status."""
-    proc, ours = spawn(argv)
-    c = Conn(ours, 120)
-    try:
+    def body(c, proc):
         if mode == "early":
-            ours.sendall(b"GET / HTTP/1.0\r\n\r\n" + b"garbage " * 1000 +
-                         b"\r\n")
-            c.half_close()
-            c.drain()
-            print("received %d" % len(c.out))
+            c.sock.sendall(b"GET / HTTP/1.0\r\n\r\n" + b"garbage " * 1000 +
+                           b"\r\n")
         else:
             say(c.line())
             if mode == "garbage":
                 flood_garbage(c, proc, int(margs[0]))
             else:
                 flood_badcmds(c, proc, int(margs[0]))
-            c.half_close()
-            c.drain()
-        status = proc.wait(timeout=max(1, c.deadline - time.monotonic()))
-    except (TimeoutError, socket.timeout, subprocess.TimeoutExpired):
-        proc.kill()
-        proc.wait()
-        status = 124
-    except OSError as e:
-        print("pop3client: %s" % e)
-        status = proc.wait(timeout=max(1, c.deadline - time.monotonic()))
+        c.half_close()
+    c, status = inetd_run(argv, FLOOD_DEADLINE, body, report=True)
+    if mode == "early":
+        print("received %d" % len(c.out))
     sys.stdout.flush()
-    return exit_status(status)
+    return status
 
 
 # ---- PROXY header clients ----
