@@ -329,18 +329,8 @@ unit_command() {
 	launch_bg "$T/sa6.pid" systemd-socket-activate --inetd -a \
 	    -l "[::1]:$p" "$POP3D" $ARGS 2>> "$T/sa6.log"
 	wait_port "$p" ::1
-	run python3 - "$p" "$PASSWORD" <<-'EOF'
-	import socket, sys
-	s = socket.create_connection(("::1", int(sys.argv[1])), 20)
-	s.sendall(b"USER curl\r\nPASS %s\r\nSTAT\r\nQUIT\r\n" % sys.argv[2].encode())
-	got = b""
-	while True:
-	    d = s.recv(4096)
-	    if not d:
-	        break
-	    got += d
-	sys.stdout.write(got.decode())
-	EOF
+	run python3 "$POP3CLIENT" raw --host ::1 "$p" \
+	    "USER curl\\r\\nPASS $PASSWORD\\r\\nSTAT\\r\\nQUIT\\r\\n"
 	[ "$status" -eq 0 ]
 	[[ ${lines[3]} == "+OK $(grep -c '^From ' "$BASE") "* ]]
 	run curl -s --max-time 20 -u "curl:$PASSWORD" "pop3://[::1]:$p/"
@@ -365,7 +355,7 @@ unit_command() {
 	    tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 	grep -qx 'NoNewPrivileges=yes' "$EXAMPLES/pop3d@.service"
 	# (LeakSanitizer cannot run under ptrace: no leak check here)
-	run python3 "$TESTS/session.py" -- env \
+	run python3 "$POP3CLIENT" session -- env \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	    strace -f -qq -o "$T/strace" \
 	    -e trace=link,linkat setpriv --nnp --bounding-set "-all,$caps" \
@@ -381,7 +371,7 @@ unit_command() {
 	# the control: without CAP_SETGID in the bounding set the drop fails
 	# (the pre-authentication process's, before the greeting)
 	mbox_make_in
-	run python3 "$TESTS/session.py" -- setpriv --nnp \
+	run python3 "$POP3CLIENT" session -- setpriv --nnp \
 	    --bounding-set "-all,+setuid,+dac_read_search,+sys_chroot" \
 	    "$POP3D" -p "$PASSWD" -m "$spool/%u" -d 0 <<-EOF
 	$LOGIN
