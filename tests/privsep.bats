@@ -226,7 +226,7 @@ child_of() {
 	userdel -f pop3dgid0 2>/dev/null || :
 	useradd -M -N -g 0 -u 5077 -s /bin/sh pop3dgid0
 	echo "pop3dgid0:$PASSWORD" | chpasswd
-	run python3 "$TESTS/session.py" -- "$POP3D" -m "$SPOOL/%u" -d 0 <<-EOF
+	run python3 "$POP3CLIENT" session -- "$POP3D" -m "$SPOOL/%u" -d 0 <<-EOF
 	USER pop3dgid0
 	PASS $PASSWORD
 	QUIT
@@ -357,7 +357,7 @@ child_of() {
 !sleep 4"
 	# a dry run: the session's last pread is the RETR's read of message 1
 	# (no index: both sessions must read the mailbox the same way)
-	run python3 "$TESTS/session.py" -- strace -f -qq -o "$T/dry" -e trace=pread64 \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o "$T/dry" -e trace=pread64 \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 -t 2 --no-index <<< "$script"
 	local main k
 	main=$(grep -m1 ', 180125, 0) = 180125' "$T/dry" | awk '{ print $1 }')
@@ -377,7 +377,7 @@ child_of() {
 		python3 -c 'import sys; p=sys.argv[1]; d=bytearray(open(p,"rb").read()); d[100000:100010]=b"XXXXXXXXXX"; open(p,"r+b").write(bytes(d))' "$MBOX"
 	) 3>&- 2> "$T/writer.err" &
 	local writer=$!
-	run python3 "$TESTS/session.py" -- strace -f -qq -o "$T/trace" -e trace=pread64 \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o "$T/trace" -e trace=pread64 \
 	    -e inject=pread64:delay_exit=2000000:when=$k \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 --no-index <<< "$script"
 	wait "$writer" || :
@@ -400,7 +400,7 @@ child_of() {
 	echo "$output"
 	[[ $output == *"privsep:  none: not started as root, so the session is one process"* ]]
 	T=$BATS_TEST_TMPDIR
-	run python3 "$TESTS/session.py" -- setpriv --reuid "$TEST_UID" \
+	run python3 "$POP3CLIENT" session -- setpriv --reuid "$TEST_UID" \
 	    --regid "$TEST_GID" --clear-groups \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
 	USER alice
