@@ -548,7 +548,7 @@ refused_with() {
 	tclient --no-greeting <<-EOF
 	!hello 40
 	!sleep 0.3
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 1)
 	wait_gone "$pid" 10
@@ -560,7 +560,7 @@ refused_with() {
 	STLS
 	!hello 40
 	!sleep 0.3
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 1)
 	wait_gone "$pid" 10
@@ -569,7 +569,7 @@ refused_with() {
 	# and one that closes right after "+OK begin TLS negotiation"
 	tclient <<-EOF
 	STLS
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 2)
 	wait_gone "$pid" 10
@@ -755,7 +755,7 @@ refused_with() {
 	DELE 2
 	!send RETR 1\r\n
 	!readbytes 20000
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 1)
 	wait_gone "$pid" 10

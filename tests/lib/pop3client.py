@@ -68,6 +68,7 @@ complete reply (multi-line replies to the "." line).  In a command,
     !reply CMD     read the whole reply to CMD (sent before with !send)
     !readbytes N   read until N bytes of reply are buffered
     !close         half-close: the server sees EOF
+    !hangup        close the socket (unread data makes it a reset)
     !eof S         wait up to S seconds for the server to close
     !stls          send STLS, read the reply; if +OK, do the handshake
     !handshake     do the TLS handshake now (no STLS sent)
@@ -421,6 +422,10 @@ def directive(c, l, env):
             c.fill()
     elif l == "!close":
         c.half_close()
+    elif l == "!hangup":
+        c.sock.close()
+        c.event("closed")
+        c.eof = True
     elif l.startswith("!eof "):
         c.wait_eof(float(l[5:]))
     elif l == "!stls":
