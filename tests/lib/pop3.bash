@@ -125,3 +125,16 @@ raw_session_tls() {
 GREET_QUIT='+OK pop3d ready\r
 +OK pop3d signing off\r'
 BAD_SETUP='-ERR [SYS/TEMP] server configuration error\r'
+
+# greets_and_quits PORT [tls]: a raw session (raw_session, or
+# raw_session_tls) that says only QUIT gets the greeting and the
+# sign-off, nothing else.
+greets_and_quits() {
+	local out
+	if [ "${2:-}" = tls ]; then
+		out=$(raw_session_tls "$1" 'QUIT\r\n')
+	else
+		out=$(raw_session "$1" 'QUIT\r\n')
+	fi
+	[ "$out" = "$GREET_QUIT" ] || { echo "port $1: $out" >&2; return 1; }
+}
