@@ -3,7 +3,7 @@
 # (RFC 5034, RFC 4616); passwords kept out of syslog.
 
 load helper
-load auth-lib
+load lib/accounts
 
 setup() {
 	setup_maildrop
@@ -19,7 +19,7 @@ teardown() {
 	auth_teardown
 }
 
-# apop [pop3d options] <<< script: a session through auth-client.py
+# apop [pop3d options] <<< script: a session through the client (lib/pop3.bash)
 # with --passwd and --apop.
 apop() {
 	client -- "${LOGWRAP[@]}" "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 \

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/auth-proc.bash PARENT_PID BINARY OUT - copy /proc/PID/status of
-# the running pop3d to OUT.  Run from a session.py "!sh" line, where the
-# shell's $PPID is session.py and pop3d is the child of session.py whose
+# the running pop3d to OUT.  Run from a session's "!sh" line
+# (tests/lib/pop3client.py), where the shell's $PPID is the client and pop3d is the child of the client whose
 # executable is BINARY (the same pid through "exec" wrappers).  Writes
 # OUT only when exactly one such process is found; exit 1 otherwise.
 # A cross build's launcher X.run runs qemu-user on X: then the process's

@@ -8,7 +8,7 @@
 # libxcrypt and usermod -p) and removed in teardown.
 
 load helper
-load auth-lib
+load lib/accounts
 
 setup() {
 	setup_maildrop

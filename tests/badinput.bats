@@ -7,7 +7,7 @@
 bats_require_minimum_version 1.5.0
 
 load helper
-load proto-lib
+load lib/mailbox
 
 setup() {
 	setup_maildrop
@@ -346,7 +346,7 @@ hwm_ok() {
 }
 
 @test "memory does not grow with 50 MB of garbage without a LF" {
-	run python3 "$TESTS/proto-client.py" garbage 50 -- "$POP3D" \
+	run python3 "$POP3CLIENT" garbage 50 -- "$POP3D" \
 	    -p "$PASSWD" -m "$SPOOL/%u" -d 0
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -356,7 +356,7 @@ hwm_ok() {
 }
 
 @test "memory does not grow with 100000 bad commands, each answered with one -ERR" {
-	run python3 "$TESTS/proto-client.py" badcmds 100000 -- "$POP3D" \
+	run python3 "$POP3CLIENT" badcmds 100000 -- "$POP3D" \
 	    -p "$PASSWD" -m "$SPOOL/%u" -d 0
 	echo "$output"
 	[ "$status" -eq 0 ]
@@ -374,7 +374,7 @@ hwm_ok() {
 	    2>/dev/null
 	tls=(-c "$BATS_TEST_TMPDIR/cert.pem" -k "$BATS_TEST_TMPDIR/key.pem")
 	# implicit TLS: garbage as the first bytes
-	run python3 "$TESTS/proto-client.py" early -- "$POP3D" -p "$PASSWD" \
+	run python3 "$POP3CLIENT" early -- "$POP3D" -p "$PASSWD" \
 	    -m "$SPOOL/%u" -d 0 "${tls[@]}" --tls --timeout 5
 	echo "status $status: $output"
 	[ "$status" -eq 0 ]

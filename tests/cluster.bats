@@ -104,7 +104,7 @@ start_host() {
 	local h=$1 balancer=$2 dir=$CL/$1 args i pid upid
 	mkdir -p "$dir"
 	: > "$dir/syslog"
-	python3 "$TESTS/syslogd.py" "$dir/log.sock" "$dir/syslog" 3>&- &
+	python3 "$TESTS/lib/syslogd.py" "$dir/log.sock" "$dir/syslog" 3>&- &
 	echo $! > "$dir/syslogd.pid"
 	[ -e /dev/log ] || : > /dev/log	# a mount point, if none exists
 	args="-m $SPOOL/%u -p $PASSWD -a $BATS_TEST_TMPDIR/apop -d 0"

@@ -33,12 +33,17 @@ with no fault.  Every wait has a timeout and every loop a bound;
 """
 import argparse
 import collections
+import os
 import re
-import socket
 import subprocess
 import sys
 import threading
 import time
+
+sys.dont_write_bytecode = True  # nothing generated in the tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "lib"))
+from pop3client import Closed, Pop3  # noqa: E402  (tests/lib: no package)
 
 MAX_TRIES = 60		# attempts of one session (each [IN-USE] or [SYS/TEMP])
 IO_TIMEOUT = 30		# one reply; pop3d waits at most ~10 s for a lock
@@ -58,49 +63,6 @@ def message(k):
 
 class Fault(Exception):
     pass
-
-
-class Ended(Fault):
-    """The server closed the connection."""
-
-
-class Client:
-    """One POP3 connection, line by line (RFC 1939 replies)."""
-
-    def __init__(self, addr, source):
-        self.sock = socket.create_connection(addr, IO_TIMEOUT,
-                                             source_address=(source, 0))
-        self.file = self.sock.makefile("rb")
-        self.last = "(greeting)"
-
-    def line(self):
-        data = self.file.readline(LINE_MAX)
-        if not data.endswith(b"\r\n"):
-            raise (Ended if len(data) < LINE_MAX else Fault)("after %s: connection ended or line cut: %r" %
-                        (self.last.split()[0], data[:80]))
-        return data[:-2]
-
-    def cmd(self, text):
-        self.last = text
-        self.sock.sendall(text.encode() + b"\r\n")
-        return self.line()
-
-    def multi(self):
-        """The body of a multi-line reply, dot-unstuffed."""
-        lines = []
-        for _ in range(LINE_MAX):
-            data = self.line()
-            if data == b".":
-                return lines
-            lines.append(data[1:] if data.startswith(b".") else data)
-        raise Fault("multi-line reply without an end")
-
-    def close(self):
-        try:
-            self.file.close()
-            self.sock.close()
-        except OSError:
-            pass
 
 
 class Run:
@@ -150,7 +112,8 @@ class Run:
     def session_once(self, j):
         """One attempt: "ok", "in-use", "sys-temp" or "cut"."""
         src = "%s.%d" % (self.opt.source_net, j % 250 + 1)
-        c = Client(self.opt.addr, src)
+        c = Pop3(self.opt.addr[1], self.opt.addr[0], src, IO_TIMEOUT,
+                 LINE_MAX)
         try:
             greet = c.line()
             if not greet.startswith(b"+OK"):
@@ -177,7 +140,7 @@ class Run:
                 try:
                     r = c.cmd("RETR %d" % i)
                     body = c.multi() if r.startswith(b"+OK") else None
-                except Ended:
+                except Closed:
                     # changed while it was sent: pop3d cuts the reply
                     # and ends the session, deleting nothing
                     with self.lock:
@@ -188,7 +151,7 @@ class Run:
                     # deleted yet; end it (if pop3d has not) and come back
                     try:
                         c.cmd("QUIT")
-                    except Ended:
+                    except Closed:
                         pass
                     with self.lock:
                         self.refetched += len(got)

@@ -73,6 +73,7 @@ def load(name, file):
 
 mbox_lib = load("integ_mbox", "integ-mbox.py")
 sweep_lib = load("integ_sweep", "integ-sweep.py")
+pop3client = load("pop3client", "lib/pop3client.py")
 
 UID = GID = 5000
 PAGE = 4096
@@ -405,7 +406,7 @@ class Replay:
     def login(self, argv, dele=()):
         cmds = ["USER alice", "PASS secret", "STAT"] + \
             ["DELE %d" % n for n in dele] + ["QUIT"]
-        return sweep_lib.run_session(argv, cmds)
+        return pop3client.run_session(argv, cmds)
 
     # ---- laying out a state ----
 

@@ -33,7 +33,7 @@ crash_after_commit() {
 	for n in "$@"; do
 		script+=$'\n'"DELE $n"
 	done
-	run python3 "$TESTS/session.py" -- strace -f -qq -o /dev/null \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o /dev/null \
 	    -e inject=ftruncate:signal=SIGKILL:when=1 \
 	    "$bin" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<< "$script"$'\nQUIT'
 	[ -e "$MBOX.pop3d-journal" ] || {

@@ -4,7 +4,7 @@
 # logins, and a real fail2ban-server bans the address that keeps failing.
 
 load helper
-load auth-lib
+load lib/accounts
 load launch-lib
 
 FILTER=$TESTS/../fail2ban/filter.d/pop3d.conf
@@ -25,7 +25,7 @@ teardown() {
 	syslog_stop
 }
 
-# as PEER: a session through auth-client.py, the client at PEER as a
+# as PEER: a session through the client (lib/pop3.bash), the client at PEER as a
 # launcher reports it (REMOTE_HOST, as stunnel sets it)
 as() {
 	local peer=$1
@@ -110,24 +110,8 @@ failed_peers() {
 # session_from SRC PORT PASSWORD: one USER/PASS login over TCP from the
 # source address SRC to 127.0.0.1:PORT; prints the PASS reply.
 session_from() {
-	python3 - "$@" <<-'PY'
-	import socket, sys
-	src, port, pw = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-	s = socket.socket()
-	s.bind((src, 0))
-	s.settimeout(20)
-	s.connect(("127.0.0.1", port))
-	f = s.makefile("rwb")
-	f.readline()
-	for line in (b"USER alice", b"PASS " + pw.encode()):
-	    f.write(line + b"\r\n")
-	    f.flush()
-	    reply = f.readline()
-	print(reply.decode().rstrip())
-	f.write(b"QUIT\r\n")
-	f.flush()
-	f.readline()
-	PY
+	printf 'USER alice\nPASS %s\nQUIT\n' "$3" |
+	    python3 "$POP3CLIENT" tcp --source "$1" "$2" | sed -n 3p
 }
 
 # A fail2ban configuration of its own in $F2B_DIR: the shipped filter

@@ -2,8 +2,8 @@
 #
 # Conventions: each test gets a maildrop directory owned by the test user
 # (uid 5000) in $BATS_TEST_TMPDIR, a --passwd file with alice/secret, and
-# runs pop3d through session.py, which hands it a socket as fd 0, 1 and 2
-# the way inetd does.  Daemons a test needs are started by the test, on
+# runs pop3d through tests/lib/pop3client.py (lib/pop3.bash), which hands
+# it a socket as fd 0, 1 and 2 the way inetd does.  Daemons a test needs are started by the test, on
 # loopback, and stopped by pid in teardown.
 
 TESTS=$BATS_TEST_DIRNAME
@@ -11,6 +11,11 @@ POP3D=${POP3D:-$TESTS/../pop3d}
 TEST_UID=5000
 TEST_GID=5000
 PASSWORD=secret
+
+# shellcheck source=lib/syslog.bash
+source "$TESTS/lib/syslog.bash"
+# shellcheck source=lib/pop3.bash
+source "$TESTS/lib/pop3.bash"
 
 # A user-owned spool directory, a passwd file and an (absent) mailbox.
 setup_maildrop() {
@@ -45,24 +50,19 @@ mbox_make() {
 	done
 }
 
-# pop3 [session.py options] [-- extra pop3d options] <<< "script"
-# Runs one session; $output holds the server's reply lines (no CR).
-pop3() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-		opts+=("$1")
-		shift
-	done
-	[ "${1:-}" = "--" ] && shift
-	run python3 "$TESTS/session.py" "${opts[@]}" -- "${LOGWRAP[@]}" \
-	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 "$@"
-}
-
 # Is $POP3D a cross build's launcher, running it under qemu-user?  (Its
 # memory is qemu's too, and it is slower.)
 is_emulated() {
 	case $POP3D in
 	*.run) return 0 ;;
+	esac
+	return 1
+}
+
+# Is $POP3D the sanitizer build?  (Its memory and timing differ.)
+is_asan() {
+	case $POP3D in
+	*asan*) return 0 ;;
 	esac
 	return 1
 }
@@ -75,50 +75,20 @@ needs_tls() {
 	esac
 }
 
+# refute CMD...: fail (showing what matched) if CMD succeeds.  (bats
+# ignores the status of "! CMD" except on a test's last line.)
+refute() {
+	local out
+	if out=$("$@" 2>&1); then
+		echo "unexpected success: $*" >&2
+		printf '%s\n' "$out" | head -5 >&2
+		return 1
+	fi
+}
+
 # The login lines most scripts start with.
 LOGIN="USER alice
 PASS $PASSWORD"
-
-# Our own syslog for this test (syslog_start [--mail-log]: see
-# syslogd.py): pop3d run through $LOGWRAP (pop3 does it)
-# logs into $SYSLOG_FILE.  /dev/log is a bind mount in a private mount
-# namespace, so the host's syslog, if any, is left alone.
-syslog_start() {
-	SYSLOG_FILE=$BATS_TEST_TMPDIR/syslog.txt
-	SYSLOG_SOCK=$BATS_TEST_TMPDIR/log.sock
-	: > "$SYSLOG_FILE"
-	[ -e /dev/log ] || : > /dev/log	# a mount point, if none exists
-	python3 "$TESTS/syslogd.py" "$SYSLOG_SOCK" "$SYSLOG_FILE" "$@" &
-	SYSLOG_PID=$!
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[ -S "$SYSLOG_SOCK" ] && break
-		sleep 0.05
-	done
-	LOGWRAP=(unshare -m sh -c 'mount --bind "$0" /dev/log && exec "$@"' \
-	    "$SYSLOG_SOCK")
-}
-
-syslog_stop() {
-	if [ -n "${SYSLOG_PID:-}" ]; then
-		kill "$SYSLOG_PID" 2>/dev/null || :
-		wait "$SYSLOG_PID" 2>/dev/null || :
-		SYSLOG_PID=
-	fi
-	LOGWRAP=()
-}
-
-# Wait (bounded) until the syslog holds a line matching a regex.
-syslog_wait() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		grep -qE "$1" "$SYSLOG_FILE" && return 0
-		sleep 0.1
-	done
-	echo "syslog has no line matching: $1" >&2
-	cat "$SYSLOG_FILE" >&2
-	return 1
-}
 
 # A free TCP port on loopback (bounded retries).
 free_port() {
@@ -149,4 +119,3 @@ stop_pidfile() {
 	kill -9 "$pid" 2>/dev/null || :
 }
 
-LOGWRAP=()

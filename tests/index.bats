@@ -274,12 +274,12 @@ QUIT"
 	local i p1 p2
 	for i in 1 2 3; do
 		rm -f "$IDX"
-		python3 "$TESTS/session.py" -- "$POP3D" -p "$PASSWD" \
+		python3 "$POP3CLIENT" session -- "$POP3D" -p "$PASSWD" \
 		    -m "$SPOOL/%u" -d 0 > /dev/null <<< "$LOGIN
 UIDL
 QUIT" &
 		p1=$!
-		python3 "$TESTS/session.py" -- "$POP3D" -p "$PASSWD" \
+		python3 "$POP3CLIENT" session -- "$POP3D" -p "$PASSWD" \
 		    -m "$SPOOL/%u" -d 0 > /dev/null <<< "$LOGIN
 UIDL
 QUIT" &

@@ -45,7 +45,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -56,6 +55,8 @@ spec = importlib.util.spec_from_file_location(
     "integ_mbox", os.path.join(HERE, "integ-mbox.py"))
 mbox_lib = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(mbox_lib)
+sys.path.insert(0, os.path.join(HERE, "lib"))
+from pop3client import run_session  # noqa: E402  (tests/lib: no package)
 
 UID = GID = 5000
 CALLS = ("write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,fsync,"
@@ -63,93 +64,6 @@ CALLS = ("write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,fsync,"
          "unlinkat,link,linkat,symlink,close,openat,open,creat,fallocate,"
          "mkdir,fchmod,fchown").split(",")
 CALL_RE = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+(\w+)\((.*)$")
-
-
-class Session:
-    """pop3d on a socketpair as fd 0, 1, 2, as inetd runs it."""
-
-    def __init__(self, argv, deadline=60.0):
-        self.ours, theirs = socket.socketpair()
-        env = None
-        if argv[0] == "strace":
-            # LeakSanitizer cannot run under ptrace (an ASan build exits 1)
-            env = dict(os.environ)
-            env["ASAN_OPTIONS"] = (env.get("ASAN_OPTIONS", "") +
-                                   ":detect_leaks=0").lstrip(":")
-        self.proc = subprocess.Popen(argv, stdin=theirs, stdout=theirs,
-                                     stderr=theirs, close_fds=True, env=env)
-        theirs.close()
-        self.deadline = time.monotonic() + deadline
-        self.buf = b""
-        self.eof = False
-
-    def line(self):
-        while b"\n" not in self.buf and not self.eof:
-            left = self.deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("pop3d did not answer in time")
-            self.ours.settimeout(left)
-            try:
-                data = self.ours.recv(65536)
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            if not data:
-                self.eof = True
-            self.buf += data
-        if b"\n" not in self.buf:
-            rest, self.buf = self.buf, b""
-            return rest.decode("latin-1")
-        l, self.buf = self.buf.split(b"\n", 1)
-        return l.decode("latin-1").rstrip("\r")
-
-    def cmd(self, text, multi=False):
-        try:
-            self.ours.sendall(text.encode() + b"\r\n")
-        except OSError:
-            return ""
-        first = self.line()
-        if multi and first.startswith("+OK"):
-            while not self.eof and self.line() != ".":
-                pass
-        return first
-
-    def finish(self):
-        try:
-            self.ours.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-        while not self.eof:
-            self.line()
-        left = max(1.0, self.deadline - time.monotonic())
-        try:
-            rc = self.proc.wait(timeout=left)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            rc = "timeout"
-        self.ours.close()
-        return rc
-
-
-def run_session(argv, commands):
-    """commands: list of POP3 lines; returns (replies, exit status)."""
-    s = Session(argv)
-    replies = []
-    try:
-        replies.append(s.line())
-        for c in commands:
-            if s.eof:
-                break
-            r = s.cmd(c, multi=c in ("UIDL", "LIST"))
-            replies.append(r)
-            if c.startswith("PASS") and not r.startswith("+OK"):
-                break
-        rc = s.finish()
-    except TimeoutError as e:
-        s.proc.kill()
-        s.proc.wait()
-        return replies + ["<%s>" % e], "timeout"
-    return replies, rc
 
 
 class Sweep:

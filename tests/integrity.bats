@@ -115,7 +115,7 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 	integ_gen $MIXED
 	cp "$MBOX" "$BATS_TEST_TMPDIR/orig"
 	# killed in the rewrite, after the commit
-	run python3 "$TESTS/session.py" -- strace -f -qq -o /dev/null \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o /dev/null \
 	    -e inject=ftruncate:signal=SIGKILL:when=1 \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
 	$LOGIN
@@ -141,7 +141,7 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 
 @test "a pop3d --recover (root) that fails leaves a journal the owner's next login can finish" {
 	integ_gen $MIXED
-	run python3 "$TESTS/session.py" -- strace -f -qq -o /dev/null \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o /dev/null \
 	    -e inject=ftruncate:signal=SIGKILL:when=1 \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
 	$LOGIN

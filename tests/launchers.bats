@@ -84,12 +84,9 @@ by_hand_says() {
 	xinetd_conf "$T/xinetd.conf" "pop3-plain:t-plain:$p1:+$ARGS" \
 	    "pop3:t-stls:$p2:+$ARGS" "pop3s:t-tls:$p3:+$ARGS"
 	xinetd_start "$T" "$p1" "$p2" "$p3"
-	run raw_session "$p1" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
-	run raw_session "$p2" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
-	run raw_session_tls "$p3" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p1"
+	greets_and_quits "$p2"
+	greets_and_quits "$p3" tls
 	# and a whole session through each, with two clients
 	fetch_base poplib plain "$p1"
 	fetch_base curl stls "$p2"
@@ -218,12 +215,9 @@ inetd_conf() {
 	pid=$(cat "$T/inetd.pid")
 	[ "$(cat "/proc/$pid/root/run/inetd.pid")" = "$pid" ]
 	[ -n "$had_pid" ] || [ ! -e /run/inetd.pid ]
-	run raw_session "$p1" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
-	run raw_session "$p2" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
-	run raw_session_tls "$p3" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p1"
+	greets_and_quits "$p2"
+	greets_and_quits "$p3" tls
 	syslog_wait "session end: user=- peer=127\.0\.0\.2 .* end=quit$"
 	fetch_base fetchmail plain "$p1"
 	fetch_base fetchmail stls "$p2"
@@ -294,8 +288,7 @@ unit_command() {
 	wait_port "$p2"
 	run raw_session "$p1" 'CAPA\r\nQUIT\r\n'
 	[[ $output == *'STLS\r'* ]]
-	run raw_session_tls "$p2" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p2" tls
 	fetch_base mpop stls "$p1"
 	fetch_base poplib stls "$p1"
 	fetch_base mpop ssl "$p2"
@@ -313,8 +306,7 @@ unit_command() {
 	launch_bg "$T/sa.pid" systemd-socket-activate --inetd -a \
 	    -l "[::ffff:127.0.0.1]:$p" "$POP3D" $ARGS 2>> "$T/sa.log"
 	wait_port "$p"
-	run raw_session "$p" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p"
 	syslog_wait "session end: user=- peer=[^ ]*127\.0\.0\.2 "
 	grep -qE "session end: user=- peer=127\.0\.0\.2 .* end=quit$" "$SYSLOG_FILE" ||
 	    { grep 'session end' "$SYSLOG_FILE" >&2; return 1; }
@@ -329,18 +321,8 @@ unit_command() {
 	launch_bg "$T/sa6.pid" systemd-socket-activate --inetd -a \
 	    -l "[::1]:$p" "$POP3D" $ARGS 2>> "$T/sa6.log"
 	wait_port "$p" ::1
-	run python3 - "$p" "$PASSWORD" <<-'EOF'
-	import socket, sys
-	s = socket.create_connection(("::1", int(sys.argv[1])), 20)
-	s.sendall(b"USER curl\r\nPASS %s\r\nSTAT\r\nQUIT\r\n" % sys.argv[2].encode())
-	got = b""
-	while True:
-	    d = s.recv(4096)
-	    if not d:
-	        break
-	    got += d
-	sys.stdout.write(got.decode())
-	EOF
+	run python3 "$POP3CLIENT" raw --host ::1 "$p" \
+	    "USER curl\\r\\nPASS $PASSWORD\\r\\nSTAT\\r\\nQUIT\\r\\n"
 	[ "$status" -eq 0 ]
 	[[ ${lines[3]} == "+OK $(grep -c '^From ' "$BASE") "* ]]
 	run curl -s --max-time 20 -u "curl:$PASSWORD" "pop3://[::1]:$p/"
@@ -365,7 +347,7 @@ unit_command() {
 	    tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ /,/g')
 	grep -qx 'NoNewPrivileges=yes' "$EXAMPLES/pop3d@.service"
 	# (LeakSanitizer cannot run under ptrace: no leak check here)
-	run python3 "$TESTS/session.py" -- env \
+	run python3 "$POP3CLIENT" session -- env \
 	    ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	    strace -f -qq -o "$T/strace" \
 	    -e trace=link,linkat setpriv --nnp --bounding-set "-all,$caps" \
@@ -381,7 +363,7 @@ unit_command() {
 	# the control: without CAP_SETGID in the bounding set the drop fails
 	# (the pre-authentication process's, before the greeting)
 	mbox_make_in
-	run python3 "$TESTS/session.py" -- setpriv --nnp \
+	run python3 "$POP3CLIENT" session -- setpriv --nnp \
 	    --bounding-set "-all,+setuid,+dac_read_search,+sys_chroot" \
 	    "$POP3D" -p "$PASSWD" -m "$spool/%u" -d 0 <<-EOF
 	$LOGIN
@@ -416,8 +398,7 @@ unit_command() {
 		sleep 0.1
 	done
 	[ -s "$T/stunnel.pid" ]
-	run raw_session_tls "$p" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p" tls
 	# fd 0 is a unix socket pair: only REMOTE_HOST knows 127.0.0.2
 	syslog_wait "session end: user=- peer=127\.0\.0\.2 .* end=quit$"
 	fetch_base poplib ssl "$p"
@@ -434,8 +415,7 @@ unit_command() {
 	launch_bg "$T/tcpserver.pid" tcpserver -H -R -l 0 127.0.0.1 "$p" \
 	    "$POP3D" $ARGS 2>> "$T/tcpserver.log"
 	wait_port "$p"
-	run raw_session "$p" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p"
 	syslog_wait "session end: user=- peer=127\.0\.0\.2 .* end=quit$"
 	fetch_base netpop3 plain "$p"
 	fetch_base getmail plain "$p"
@@ -455,8 +435,7 @@ unit_command() {
 	    "EXEC:$POP3D --bogus-option" 2>> "$T/socat2.log"
 	wait_port "$p1"
 	wait_port "$p2"
-	run raw_session "$p1" 'QUIT\r\n'
-	[ "$output" = "$GREET_QUIT" ]
+	greets_and_quits "$p1"
 	# fd 0 is a unix socket pair: only SOCAT_PEERADDR knows 127.0.0.2
 	syslog_wait "session end: user=- peer=127\.0\.0\.2 .* end=quit$"
 	fetch_base poplib plain "$p1"

@@ -170,7 +170,7 @@ ms_now() {
 	integ_gen s,L,s,m,s
 	mail_spool_owner
 	msg_file "$MSG.1" after-crash
-	run python3 "$TESTS/session.py" -- env \
+	run python3 "$POP3CLIENT" session -- env \
 	    "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
 	    strace -f -qq -o /dev/null -e inject=ftruncate:signal=SIGKILL:when=1 \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
@@ -233,7 +233,7 @@ other_session_line() {
 	for n in "$@"; do
 		script="${script}DELE $n\\n"
 	done
-	echo "printf '${script}QUIT\\n' | python3 $TESTS/session.py -- $POP3D -p $PASSWD -m $SPOOL/%u -d 0 > $BATS_TEST_TMPDIR/other.out"
+	echo "printf '${script}QUIT\\n' | python3 $POP3CLIENT session -- $POP3D -p $PASSWD -m $SPOOL/%u -d 0 > $BATS_TEST_TMPDIR/other.out"
 }
 
 # the second session deleted its N messages

@@ -50,7 +50,7 @@ RETR $k"
 	done
 	script+="
 QUIT"
-	python3 "$TESTS/session.py" --raw -- "$POP3D" -p "$PASSWD" \
+	python3 "$POP3CLIENT" session --raw -- "$POP3D" -p "$PASSWD" \
 	    -m "$SPOOL/%u" -d 0 <<< "$script" > "$RAW" || :
 	python3 "$MODEL" expect "$MBOX" "$EXPECT"
 	python3 "$MODEL" sizes "$MBOX" > "$EXPECT/sizes"

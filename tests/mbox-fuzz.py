@@ -13,7 +13,8 @@ lines, a last line without newline, byte-identical messages), then
      delivery with tests/deliver.py mid-session, QUIT; the file must be
      the model's cut plus the delivered bytes.
 Prints one line per difference and "N seeds, M differences"; exits 1 on
-any difference.  Each session is bounded by session.py's --deadline.
+any difference.  Each session is bounded by a 60 s deadline
+(tests/lib/pop3client.py).
 """
 import importlib.util
 import os
@@ -26,6 +27,9 @@ _spec = importlib.util.spec_from_file_location(
     "model", os.path.join(TESTS, "mbox-model.py"))
 model = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(model)
+sys.dont_write_bytecode = True  # nothing generated in the tree
+sys.path.insert(0, os.path.join(TESTS, "lib"))
+import pop3client  # noqa: E402  (tests/lib is not a package)
 
 MBOX = os.environ["MBOX"]
 WORK = os.environ["WORK"]
@@ -57,10 +61,8 @@ def generate(r):
 
 
 def session(argv, script):
-    return subprocess.run(
-        ["python3", os.path.join(TESTS, "session.py"), "--raw",
-         "--deadline", "60", "--"] + argv,
-        input=script.encode("latin-1"), capture_output=True).stdout
+    return pop3client.inetd_session(argv, script.splitlines(),
+                                    deadline=60)[0]
 
 
 def check_read(seed, r, data, argv):

@@ -4,7 +4,7 @@
 # the fixture itself; pop3d is only asked for what is being checked.
 
 load helper
-load proto-lib
+load lib/mailbox
 
 setup() {
 	setup_maildrop

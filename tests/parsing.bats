@@ -21,7 +21,7 @@ teardown() {
 # pop3_raw [pop3d options] <<< script: the raw transcript in $RAW, the
 # RETR/TOP payloads in $PARTS/1.. and their summary in $output.
 pop3_raw() {
-	python3 "$TESTS/session.py" --raw -- "${LOGWRAP[@]}" "$POP3D" \
+	python3 "$POP3CLIENT" session --raw -- "${LOGWRAP[@]}" "$POP3D" \
 	    -p "$PASSWD" -m "$SPOOL/%u" -d 0 "$@" > "$RAW" || :
 	run python3 "$INTEG_MBOX" split "$RAW" "$PARTS"
 }
@@ -309,7 +309,7 @@ retr_not_complete() {
 	done
 	pop3_raw <<-EOF
 	$LOGIN
-	!sh printf 'USER alice\nPASS secret\nDELE 1\nQUIT\n' | python3 $TESTS/session.py -- $POP3D -p $PASSWD -m $SPOOL/%u -d 0 >/dev/null
+	!sh printf 'USER alice\nPASS secret\nDELE 1\nQUIT\n' | python3 $POP3CLIENT session -- $POP3D -p $PASSWD -m $SPOOL/%u -d 0 >/dev/null
 	!sh printf 'From sender@example.org Mon Jan  1 00:00:00 2024\nFrom: sender@example.org\nSubject: msg 4\n\nbody 4\n\n' >> $MBOX
 	RETR 1
 	QUIT

@@ -5,7 +5,7 @@
 # setup without touching the mailbox.
 
 load helper
-load auth-lib
+load lib/accounts
 
 setup() {
 	setup_maildrop
@@ -23,7 +23,7 @@ teardown() {
 STATUS_FILE=status.txt
 
 # The !sh line that copies pop3d's /proc status to $BATS_TEST_TMPDIR.
-# \$PPID is expanded by session.py's shell: session.py's own pid.
+# \$PPID is expanded by the client's shell: the client's own pid.
 proc_line() {
 	echo "!sh bash '$TESTS/auth-proc.bash' \"\$PPID\" '$POP3D' '$BATS_TEST_TMPDIR/$STATUS_FILE'"
 }
@@ -153,18 +153,14 @@ check_dropped() {
 # ---------------------------------------------------------------------
 # Started as a normal user
 
-# asuser UID GID [session.py options] [-- pop3d options] <<< script
+# asuser UID GID [client options] [-- pop3d options] <<< script
 asuser() {
-	local uid=$1 gid=$2 opts=()
+	local uid=$1 gid=$2
 	shift 2
-	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-		opts+=("$1")
-		shift
-	done
-	[ "${1:-}" = "--" ] && shift
-	run python3 "$TESTS/session.py" "${opts[@]}" -- "${LOGWRAP[@]}" \
+	pop3_split "$@"
+	run pop3_session "${POP3_OPTS[@]}" -- "${LOGWRAP[@]}" \
 	    setpriv --reuid="$uid" --regid="$gid" --clear-groups \
-	    "$POP3D" -m "$SPOOL/%u" -d 0 "$@"
+	    "$POP3D" -m "$SPOOL/%u" -d 0 "${POP3_EXTRA[@]}"
 }
 
 @test "started as a normal user: serves that user's own uid and refuses another one, saying why" {

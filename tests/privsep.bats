@@ -5,8 +5,9 @@
 # --login-timeout, non-dumpable processes, the fail delay's clock).
 
 load helper
-load tls-lib
-load auth-lib
+load lib/certs
+load lib/launcher
+load lib/accounts
 
 setup() {
 	setup_maildrop
@@ -146,7 +147,7 @@ child_of() {
 	mbox_make 1
 	tls_launch --tls-cert "$CERT" --tls-key "$KEY"
 	T=$BATS_TEST_TMPDIR
-	timeout 60 python3 "$TLS_CLIENT" --cafile "$CERT" "$PORT" > "$T/client.out" <<-EOF &
+	timeout 60 python3 "$POP3CLIENT" tcp --cafile "$CERT" "$PORT" > "$T/client.out" <<-EOF &
 	!stls
 	CAPA
 	!sleep 2
@@ -225,7 +226,7 @@ child_of() {
 	userdel -f pop3dgid0 2>/dev/null || :
 	useradd -M -N -g 0 -u 5077 -s /bin/sh pop3dgid0
 	echo "pop3dgid0:$PASSWORD" | chpasswd
-	run python3 "$TESTS/session.py" -- "$POP3D" -m "$SPOOL/%u" -d 0 <<-EOF
+	run python3 "$POP3CLIENT" session -- "$POP3D" -m "$SPOOL/%u" -d 0 <<-EOF
 	USER pop3dgid0
 	PASS $PASSWORD
 	QUIT
@@ -356,7 +357,7 @@ child_of() {
 !sleep 4"
 	# a dry run: the session's last pread is the RETR's read of message 1
 	# (no index: both sessions must read the mailbox the same way)
-	run python3 "$TESTS/session.py" -- strace -f -qq -o "$T/dry" -e trace=pread64 \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o "$T/dry" -e trace=pread64 \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 -t 2 --no-index <<< "$script"
 	local main k
 	main=$(grep -m1 ', 180125, 0) = 180125' "$T/dry" | awk '{ print $1 }')
@@ -376,7 +377,7 @@ child_of() {
 		python3 -c 'import sys; p=sys.argv[1]; d=bytearray(open(p,"rb").read()); d[100000:100010]=b"XXXXXXXXXX"; open(p,"r+b").write(bytes(d))' "$MBOX"
 	) 3>&- 2> "$T/writer.err" &
 	local writer=$!
-	run python3 "$TESTS/session.py" -- strace -f -qq -o "$T/trace" -e trace=pread64 \
+	run python3 "$POP3CLIENT" session -- strace -f -qq -o "$T/trace" -e trace=pread64 \
 	    -e inject=pread64:delay_exit=2000000:when=$k \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 --no-index <<< "$script"
 	wait "$writer" || :
@@ -399,7 +400,7 @@ child_of() {
 	echo "$output"
 	[[ $output == *"privsep:  none: not started as root, so the session is one process"* ]]
 	T=$BATS_TEST_TMPDIR
-	run python3 "$TESTS/session.py" -- setpriv --reuid "$TEST_UID" \
+	run python3 "$POP3CLIENT" session -- setpriv --reuid "$TEST_UID" \
 	    --regid "$TEST_GID" --clear-groups \
 	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 <<-EOF
 	USER alice

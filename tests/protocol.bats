@@ -6,7 +6,7 @@
 bats_require_minimum_version 1.5.0
 
 load helper
-load proto-lib
+load lib/mailbox
 
 setup() {
 	setup_maildrop
@@ -59,8 +59,12 @@ make_cert() {
 	[[ ${lines[0]} != *">"* ]]
 	printf 'alice:an apop secret\n' > "$BATS_TEST_TMPDIR/apop"
 	chmod 600 "$BATS_TEST_TMPDIR/apop"
-	run python3 "$TESTS/proto-client.py" apop alice 'an apop secret' -- \
-	    "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0 -a "$BATS_TEST_TMPDIR/apop"
+	pop3 -- -a "$BATS_TEST_TMPDIR/apop" <<-EOF
+	APOP alice 00000000000000000000000000000000
+	APOP alice {APOP:an apop secret}
+	STAT
+	QUIT
+	EOF
 	echo "$output"
 	[ "$status" -eq 0 ]
 	stamp='^\+OK .*<[!-~]+@[!-~]+>$'	# RFC 1939 section 7: a msg-id
@@ -476,7 +480,7 @@ make_cert() {
 
 @test "the process ends at once after the autologout, not when the client goes" {
 	start=$SECONDS
-	run timeout 30 python3 "$TESTS/session.py" -- "$POP3D" -p "$PASSWD" \
+	run timeout 30 python3 "$POP3CLIENT" session -- "$POP3D" -p "$PASSWD" \
 	    -m "$SPOOL/%u" -d 0 --timeout 1 < /dev/null
 	[ "$status" -eq 0 ]
 	[[ ${lines[1]} == "-ERR "* ]]

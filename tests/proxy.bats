@@ -7,9 +7,8 @@
 
 load helper
 load launch-lib
-load tls-lib
+load lib/certs
 
-CLIENT=$TESTS/proxy-client.py
 FILTER=$TESTS/../fail2ban/filter.d/pop3d.conf
 
 setup() {
@@ -125,38 +124,21 @@ settle() {
 	run raw_session "$PP" 'PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\nUSER alice\r\n'
 	[ "$output" = '+OK pop3d ready\r
 -ERR PROXY header not accepted from this peer\r' ]
-	run python3 - "$PP" <<-'EOF'
-	import socket, sys
-	s = socket.socket(); s.bind(("127.0.0.2", 0)); s.settimeout(20)
-	s.connect(("127.0.0.1", int(sys.argv[1])))
-	s.recv(100)
-	s.sendall(b"\r\n\r\n\x00\r\nQUIT\n\x21\x11\x00\x0c" + bytes(12))
-	s.shutdown(socket.SHUT_WR)
-	got = b""
-	while True:
-	    d = s.recv(4096)
-	    if not d:
-	        break
-	    got += d
-	print(got.decode().replace("\r", "\\r"))
-	EOF
-	[ "$output" = '-ERR PROXY header not accepted from this peer\r' ]
+	run python3 "$POP3CLIENT" raw --source 127.0.0.2 --wait 0 --shut "$PP" \
+	    '\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c\0\0\0\0\0\0\0\0\0\0\0\0'
+	[ "$status" -eq 0 ]
+	[ "$output" = '+OK pop3d ready\r
+-ERR PROXY header not accepted from this peer\r' ]
 	syslog_wait 'peer=127\.0\.0\.2: PROXY header from a peer not in --proxy-from; session ended'
 	# the listed peer must send one: a plain POP3 start is refused
-	run python3 - "$PP" <<-'EOF'
-	import socket, sys
-	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), 20)
-	s.sendall(b"CAPA\r\n")
-	s.shutdown(socket.SHUT_WR)
-	print(s.recv(4096).decode().replace("\r", "\\r"), s.recv(100))
-	EOF
-	[ "$output" = '-ERR bad PROXY header\r
- b'"''"'' ]
+	run python3 "$POP3CLIENT" raw --no-greeting --shut "$PP" 'CAPA\r\n'
+	[ "$status" -eq 0 ]	# and then the end
+	[ "$output" = '-ERR bad PROXY header\r' ]
 }
 
 @test "PROXY fuzz: 400 mutated v1 and v2 headers from the listed peer each get one -ERR or, if still valid, the greeting" {
 	pop3d_start -d 0 --login-timeout=3
-	run timeout 300 python3 "$CLIENT" fuzz "$PP" 400 1
+	run timeout 300 python3 "$POP3CLIENT" proxy-fuzz "$PP" 400 1
 	echo "$output"
 	[ "$status" -eq 0 ]
 	# most mutations break the header
@@ -167,7 +149,7 @@ settle() {
 
 # waits ADDR PASSWORD...: the seconds each PASS reply took, one a line
 waits() {
-	python3 "$CLIENT" timed "$PP" "$@" | cut -d' ' -f1
+	python3 "$POP3CLIENT" proxy-timed "$PP" "$@" | cut -d' ' -f1
 }
 
 # within GOT WANT: |GOT - WANT| <= 0.35 s
@@ -202,11 +184,11 @@ within() {
 
 @test "penalty: the state stays one file of constant size under 10,000 distinct PROXY-supplied addresses" {
 	pop3d_start -d 0
-	python3 "$CLIENT" many "$PP" 100
+	python3 "$POP3CLIENT" proxy-many "$PP" 100
 	local files size
 	files=$(ls "$PEN")
 	size=$(du -b "$PEN" | cut -f1)
-	run timeout 600 python3 "$CLIENT" many "$PP" 10000
+	run timeout 600 python3 "$POP3CLIENT" proxy-many "$PP" 10000
 	[ "$output" = "done 10000" ]
 	[ "$(ls "$PEN")" = "$files" ]
 	[ "$(du -b "$PEN" | cut -f1)" = "$size" ]

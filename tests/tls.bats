@@ -1,13 +1,16 @@
 #!/usr/bin/env bats
 # TLS (README "TLS"): STLS (RFC 2595) and implicit TLS (RFC 8314) with pop3d's
 # fd 0 and 1 being the TCP socket of a real launcher (socat, see
-# tls-lib.bash); openssl s_client, a scripted Python client
-# (tls-client.py) and real mail clients over TLS; the STARTTLS injection;
+# lib/launcher.bash); openssl s_client, the suite's scripted client
+# (lib/pop3client.py tcp) and real mail clients over TLS; the STARTTLS
+# injection;
 # plaintext login refused unless --allow-plaintext; bad certificate and
 # key options; garbage, aborted and stalled handshakes.
 
 load helper
-load tls-lib
+load lib/certs
+load lib/launcher
+load lib/mailbox
 
 setup_file() {
 	chmod a+x "$BATS_FILE_TMPDIR"
@@ -545,7 +548,7 @@ refused_with() {
 	tclient --no-greeting <<-EOF
 	!hello 40
 	!sleep 0.3
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 1)
 	wait_gone "$pid" 10
@@ -557,7 +560,7 @@ refused_with() {
 	STLS
 	!hello 40
 	!sleep 0.3
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 1)
 	wait_gone "$pid" 10
@@ -566,7 +569,7 @@ refused_with() {
 	# and one that closes right after "+OK begin TLS negotiation"
 	tclient <<-EOF
 	STLS
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 2)
 	wait_gone "$pid" 10
@@ -752,7 +755,7 @@ refused_with() {
 	DELE 2
 	!send RETR 1\r\n
 	!readbytes 20000
-	!close
+	!hangup
 	EOF
 	pid=$(session_pid 1)
 	wait_gone "$pid" 10

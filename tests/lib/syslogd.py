@@ -5,8 +5,8 @@ Binds a unix datagram socket at SOCKET and appends every message it gets,
 one per line, to LOGFILE, until it is killed.  With --mail-log each line is
 written as rsyslog writes /var/log/mail.log ("Mmm dd hh:mm:ss HOST
 ident[pid]: text": the priority dropped, the host name added).  Tests bind-mount SOCKET
-over /dev/log in a private mount namespace (see with_syslog in
-helper.bash), so nothing outside the test is touched.
+over /dev/log in a private mount namespace (see syslog_start in
+tests/lib/syslog.bash), so nothing outside the test is touched.
 """
 import os
 import re

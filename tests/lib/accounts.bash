@@ -1,5 +1,7 @@
-# tests/auth-lib.bash - system accounts and clients for the auth tests
-# (auth.bats, apop-sasl.bats, privilege.bats).  Load after helper.bash.
+# tests/lib/accounts.bash - system accounts for the auth tests
+# (auth.bats, apop-sasl.bats, privilege.bats, privsep.bats, fail2ban.bats).
+# Load after helper.bash; the sessions are lib/pop3.bash's sysacct and
+# client.
 #
 # Accounts are real: useradd, chpasswd -c METHOD, chage, usermod.  Every
 # name starts with "p3a_" and is written to $BATS_TEST_TMPDIR/auth-users
@@ -115,25 +117,6 @@ auth_spool() {
 
 # The failure reply every wrong name, password or account state gets.
 AUTH_FAIL_REPLY="-ERR [AUTH] invalid user name or password"
-
-# sysacct [session.py options] [-- extra pop3d options] <<< script:
-# one session.py session against the system accounts (no --passwd).
-sysacct() {
-	local opts=()
-	while [ $# -gt 0 ] && [ "$1" != "--" ]; do
-		opts+=("$1")
-		shift
-	done
-	[ "${1:-}" = "--" ] && shift
-	run python3 "$TESTS/session.py" "${opts[@]}" -- "${LOGWRAP[@]}" \
-	    "$POP3D" -m "$SPOOL/%u" -d 0 "$@"
-}
-
-# client [auth-client.py options] -- COMMAND... <<< script: one session
-# through auth-client.py ({APOP:secret}, {B64:text}, --times).
-client() {
-	run python3 "$TESTS/auth-client.py" "$@"
-}
 
 # Median of the numbers on stdin (one a line).
 auth_median() {
