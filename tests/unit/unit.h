@@ -1,9 +1,12 @@
 /*
  * tests/unit/unit.h - the few lines every C unit test shares.
  *
- * CHECK(cond, name) prints one TAP line and counts failures; unit_done()
- * prints the plan and gives main() its exit status.  Root-free unless a
- * test says otherwise.
+ * CHECK(cond, fmt, ...) prints one TAP line and counts failures;
+ * CHECK_WHY(cond, why, fmt, ...) also says why (a reason the calls in
+ * cond set; it is read after cond) as a TAP diagnostic when it fails;
+ * SKIP(fmt, ...) counts a test this run cannot do; unit_done() prints
+ * the plan and gives main() its exit status.  Root-free unless a test
+ * says otherwise.
  */
 #ifndef UNIT_H
 #define UNIT_H
@@ -24,6 +27,25 @@ static int unit_run, unit_failed;
 	printf(__VA_ARGS__);						\
 	putchar('\n');							\
 } while (0)
+
+#define CHECK_WHY(cond, why, ...) do {					\
+	int unit_before_ = unit_failed;					\
+	CHECK(cond, __VA_ARGS__);					\
+	if (unit_failed != unit_before_)				\
+		unit_why(why);						\
+} while (0)
+
+#define SKIP(...) do {							\
+	printf("ok %d # skip ", ++unit_run);				\
+	printf(__VA_ARGS__);						\
+	putchar('\n');							\
+} while (0)
+
+static void __attribute__((unused))
+unit_why(const char *why)
+{
+	printf("#   why: %s\n", why != NULL ? why : "(none given)");
+}
 
 static int
 unit_done(void)
