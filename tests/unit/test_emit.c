@@ -12,7 +12,6 @@
  * as a client would and wants the message's lines back.  Root-free.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -392,16 +391,11 @@ test_chunks(void)
 int
 main(void)
 {
-	const char *t = getenv("TMPDIR");
 	char dir[96];
 
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
-	snprintf(dir, sizeof(dir), "%s/test_emit.XXXXXX",
-	    t != NULL && *t != '\0' && strlen(t) < 60 ? t : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
+	if (unit_tmpdir(dir, sizeof(dir), "test_emit") != 0)
 		return 1;
-	}
 	snprintf(path, sizeof(path), "%s/mbox", dir);
 	test_line_ends();
 	test_stuffing();

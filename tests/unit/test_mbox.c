@@ -10,7 +10,6 @@
  * from the bytes, not from a second scanner.  Root-free.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,16 +424,11 @@ test_boundaries(void)
 int
 main(void)
 {
-	const char *t = getenv("TMPDIR");
 	char dir[96];
 
 	(void)setvbuf(stdout, NULL, _IOLBF, 0);
-	snprintf(dir, sizeof(dir), "%s/test_mbox.XXXXXX",
-	    t != NULL && *t != '\0' && strlen(t) < 60 ? t : "/tmp");
-	if (mkdtemp(dir) == NULL) {
-		printf("Bail out! mkdtemp %s: %s\n", dir, strerror(errno));
+	if (unit_tmpdir(dir, sizeof(dir), "test_mbox") != 0)
 		return 1;
-	}
 	snprintf(path, sizeof(path), "%s/mbox", dir);
 	test_lf();
 	test_crlf();
