@@ -41,6 +41,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 SRCS = \
 	pop3d.c \
 	options.c \
+	number.c \
 	session.c \
 	admin.c \
 	proxy.c \
