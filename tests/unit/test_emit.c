@@ -253,6 +253,13 @@ test_failures(void)
 	    why != NULL, "a mailbox cut shorter under the session: MD_TEMP, "
 	    "with a reason");
 	maildrop_close(md);
+	/* the index says one octet more than the bytes give: the size said
+	   in "+OK n octets" would be a lie, so no "." may follow */
+	CHECK((md = open_box(box, L(box))) != NULL &&
+	    (md->ix.msg[md->ix.first].size++, 1) &&
+	    maildrop_send(md, 1, -1, to_sink, &s, &why) == MD_TEMP,
+	    "RETR sending other than the size announced: MD_TEMP");
+	maildrop_close(md);
 	free(s.p);
 }
 
