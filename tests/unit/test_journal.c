@@ -467,6 +467,9 @@ test_fields(void)
 	    "K = S1 - P - 1 (one octet cut): applied");
 	fields(h, 1, 10, MLEN, MLEN - 10, 1);
 	CHECK(refused(h, MLEN - 10, 0), "K = S1 - P (nothing cut): refused");
+	fields(h, 1, 10, MLEN, MLEN - 9, 1);
+	CHECK(refused(h, MLEN - 9, 0), "K = S1 - P + 1 (more kept than there "
+	    "is, P + K past S1): refused");
 	/* the marker fits what is cut */
 	fields(h, 1, MLEN - 5, MLEN, 0, 5);
 	memcpy(want, mailbox, MLEN - 5);
