@@ -43,6 +43,7 @@ SANITIZE = -fsanitize=address,undefined -fno-omit-frame-pointer \
 SRCS = \
 	pop3d.c \
 	options.c \
+	number.c \
 	session.c \
 	admin.c \
 	proxy.c \
@@ -159,11 +160,16 @@ pop3d-armhf.run pop3d-s390x.run: Makefile FORCE
 asan: pop3d-asan
 
 # A unit test tests/unit/test_X.c is linked with the sources it tests:
-# X.c and X_*.c (e.g. mdindex.c, mdindex_file.c), and tests/unit/fuzz_X.c,
-# the libFuzzer entry, if there is one.  Built with ASan and UBSan, as
-# root-free programs that print TAP.
+# X.c and X_*.c (e.g. mdindex.c, mdindex_file.c), tests/unit/fuzz_X.c,
+# the libFuzzer entry, if there is one, and UNIT_DEPS_X, what those need.
+# Built with ASan and UBSan, as root-free programs that print TAP.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard tests/unit/test_*.c))
-UNIT_SRCS = $(wildcard $(1).c $(1)_*.c tests/unit/fuzz_$(1).c)
+UNIT_SRCS = $(sort $(wildcard $(1).c $(1)_*.c tests/unit/fuzz_$(1).c) \
+    $(UNIT_DEPS_$(1)))
+# the scanner, the emitter and the journal need the maildrop around them
+UNIT_DEPS_mbox    = $(MD_SRCS)
+UNIT_DEPS_emit    = $(MD_SRCS)
+UNIT_DEPS_journal = $(MD_SRCS)
 
 tests/unit/test_%: tests/unit/test_%.c $(ALL_SRCS) $(HDRS) tests/unit/unit.h \
     proxy.c penalty.c

@@ -646,6 +646,18 @@ auth_apop(const struct auth_config *cfg, const char *name,
 /* SASL PLAIN (RFC 4616): base64 of authzid NUL authcid NUL passwd    */
 /* (decoded in the pre-authentication process; root checks the parts) */
 
+/* RFC 4648 section 3.3: nothing outside the alphabet, which OpenSSL's
+   decoder would skip (blanks, line ends) or stop at ('-'); and its
+   padding only at the end, at most two (section 3.2). */
+static int
+base64_strict(const char *s, size_t len)
+{
+	size_t data = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789+/");
+
+	return len - data <= 2 && strspn(s + data, "=") == len - data;
+}
+
 int
 auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
     const char **authz, const char **authc, const char **pass)
@@ -656,7 +668,7 @@ auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
 	char *end, *c, *p;
 
 	if (len == 0 || len % 4 != 0 || len / 4 * 3 >= AUTH_PLAIN_MAX ||
-	    (ctx = EVP_ENCODE_CTX_new()) == NULL)
+	    !base64_strict(b64, len) || (ctx = EVP_ENCODE_CTX_new()) == NULL)
 		return -1;
 	EVP_DecodeInit(ctx);
 	if (EVP_DecodeUpdate(ctx, (unsigned char *)raw, &n1,

@@ -119,18 +119,6 @@ usage(FILE *fp)
 	    DEFAULT_PENALTY_DIR, DEFAULT_INDEX);
 }
 
-int
-parse_number(const char *s, long min, long max, long *v)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	return errno != 0 || *end != '\0' || *v < min || *v > max ? -1 : 0;
-}
-
 /* A maildrop template may use %u, %h and %% only. */
 static int
 template_valid(const char *t)

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "auth.h"
+#include "number.h"
 #include "params.h"
 #include "proxy.h"
 
@@ -41,9 +42,6 @@ int parse_options(int argc, char **argv, struct config *cfg);
 
 /* The files options name must be usable: -1 to go on, else EXIT_SETUP. */
 int check_setup(struct config *cfg);
-
-/* A decimal number in [min, max]: 0, or -1. */
-int parse_number(const char *s, long min, long max, long *v);
 
 /* --maildrop's template for user u: 0, or -1 if longer than size. */
 int expand_maildrop(const char *t, const struct auth_user *u, char *out,

@@ -112,14 +112,10 @@ plaintext_refused(struct session *s)
 static int
 msg_arg(struct session *s, const char *arg, unsigned *n)
 {
-	long v;
-
-	if (parse_number(arg, 1, INT_MAX, &v) != 0 ||
-	    !maildrop_valid(s->md, (unsigned)v)) {
+	if (parse_msgno(arg, n) != 0 || !maildrop_valid(s->md, *n)) {
 		(void)err(s, NULL, "no such message");
 		return -1;
 	}
-	*n = (unsigned)v;
 	if (maildrop_deleted(s->md, *n)) {
 		(void)err(s, NULL, "message %u is deleted", *n);
 		return -1;
@@ -515,10 +511,8 @@ cmd_top(struct session *s, int argc, char **argv)
 	(void)argc;
 	if (msg_arg(s, argv[0], &n) != 0)
 		return REPLY_ERR;
-	if (strspn(argv[1], "0123456789") != strlen(argv[1]))
+	if (parse_lines(argv[1], &lines) != 0)
 		return err(s, NULL, "invalid number of lines");
-	if (parse_number(argv[1], 0, LONG_MAX, &lines) != 0)
-		lines = LONG_MAX;	/* all digits, just huge: all lines */
 	return send_message(s, n, lines);
 }
 

@@ -18,28 +18,9 @@
 
 #include "byteorder.h"
 #include "mdindex.h"
+#include "unit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static int ntest, nfail;
-
-/* cond is evaluated before detail is read: detail is often the *why
-   that cond's calls set */
-#define ok(cond, name, detail) do { \
-	int ok_ = (cond); \
-	tap(ok_, (name), (detail)); \
-} while (0)
-
-static void
-tap(int cond, const char *name, const char *detail)
-{
-	ntest++;
-	if (!cond)
-		nfail++;
-	printf("%sok %d - %s%s%s\n", cond ? "" : "not ", ntest, name,
-	    detail != NULL && !cond ? ": " : "",
-	    detail != NULL && !cond ? detail : "");
-}
 
 /* ---------------------------------------------------------------- */
 /* Fixtures                                                          */
@@ -174,30 +155,29 @@ test_round_trip(void)
 
 	fixture(&ix);
 	buf = encode(&ix, &len);
-	ok(buf != NULL && len == MDINDEX_HEAD_LEN + FIX_MSGS *
+	CHECK(buf != NULL && len == MDINDEX_HEAD_LEN + FIX_MSGS *
 	    MDINDEX_MSG_LEN + FIX_BLKS * MDINDEX_TAG_LEN + MDINDEX_SUM_LEN,
-	    "encodes to header + 56 bytes a message + 16 a block + checksum",
-	    NULL);
+	    "encodes to header + 56 bytes a message + 16 a block + checksum");
 	if (buf == NULL)
 		return;
-	ok(mdindex_decode(buf, len, &back, &why) == 0, "decodes what it encoded",
-	    why);
-	ok(back.dev == ix.dev && back.ino == ix.ino && back.size == ix.size &&
-	    back.uid == ix.uid && back.end == ix.end &&
+	CHECK_WHY(mdindex_decode(buf, len, &back, &why) == 0, why,
+	    "decodes what it encoded");
+	CHECK(back.dev == ix.dev && back.ino == ix.ino &&
+	    back.size == ix.size && back.uid == ix.uid && back.end == ix.end &&
 	    back.mtime.tv_sec == ix.mtime.tv_sec &&
 	    back.mtime.tv_nsec == ix.mtime.tv_nsec &&
 	    back.ctime.tv_nsec == ix.ctime.tv_nsec &&
 	    back.tick.tv_nsec == ix.tick.tv_nsec &&
 	    back.blk_size == ix.blk_size && back.nmsg == ix.nmsg &&
-	    back.nblk == ix.nblk && memcmp(back.key, ix.key, sizeof(ix.key)) == 0,
-	    "the header survives the round trip", NULL);
-	ok(msgs_equal(&back) && memcmp(mdindex_tag_at(&back, 0), fix_tag,
+	    back.nblk == ix.nblk &&
+	    memcmp(back.key, ix.key, sizeof(ix.key)) == 0,
+	    "the header survives the round trip");
+	CHECK(msgs_equal(&back) && memcmp(mdindex_tag_at(&back, 0), fix_tag,
 	    sizeof(fix_tag)) == 0,
-	    "entries (64-bit From_ length) and tags survive the round trip",
-	    NULL);
+	    "entries (64-bit From_ length) and tags survive the round trip");
 	/* (it aborts if the bytes it decodes do not encode back the same) */
-	ok(LLVMFuzzerTestOneInput(buf, len) == 0,
-	    "re-encoding gives the same bytes", NULL);
+	CHECK(LLVMFuzzerTestOneInput(buf, len) == 0,
+	    "re-encoding gives the same bytes");
 	mdindex_free(&back);
 	free(buf);
 }
@@ -215,10 +195,10 @@ test_layout(void)
 	ix.ctime.tv_sec = -1;
 	buf = encode(&ix, &len);
 	if (buf == NULL) {
-		ok(0, "fixture with times before 1970 encodes", NULL);
+		CHECK(0, "fixture with times before 1970 encodes");
 		return;
 	}
-	ok(memcmp(buf, "POP3DIDX", 8) == 0 && buf[8] == MDINDEX_VERSION &&
+	CHECK(memcmp(buf, "POP3DIDX", 8) == 0 && buf[8] == MDINDEX_VERSION &&
 	    buf[9] == 0 && buf[10] == 0 && buf[11] == 0 &&
 	    buf[12] == 0xe8 && buf[13] == 0x03 &&	/* uid 1000 */
 	    buf[24] == 0xbc && buf[25] == 0x9a &&	/* ino, low first */
@@ -226,17 +206,18 @@ test_layout(void)
 	    buf[56] == 0xff && buf[63] == 0xff &&	/* ctime -1 */
 	    buf[76] == FIX_MSGS && buf[96] == FIX_BLKS &&
 	    buf[104] == 0x55 && buf[105] == 0x54,	/* key */
-	    "little-endian fields at the offsets of the layout table", NULL);
+	    "little-endian fields at the offsets of the layout table");
 	/* message 2's From_ line length is over 4 GiB: 5 bytes used */
-	ok(buf[MDINDEX_HEAD_LEN + 2 * MDINDEX_MSG_LEN + 24 + 4] == 1 &&
+	CHECK(buf[MDINDEX_HEAD_LEN + 2 * MDINDEX_MSG_LEN + 24 + 4] == 1 &&
 	    buf[MDINDEX_HEAD_LEN + 2 * MDINDEX_MSG_LEN + 32] == MDINDEX_DIGEST,
-	    "per-message record: From_ length as 64 bits, then flags", NULL);
+	    "per-message record: From_ length as 64 bits, then flags");
 	{
 		struct mdindex back;
 		const char *why = NULL;
 		int r = mdindex_decode(buf, len, &back, &why);
-		ok(r == 0 && back.mtime.tv_sec == -2 && back.ctime.tv_sec == -1,
-		    "times before 1970 decode to themselves", why);
+		CHECK_WHY(r == 0 && back.mtime.tv_sec == -2 &&
+		    back.ctime.tv_sec == -1, why,
+		    "times before 1970 decode to themselves");
 		if (r == 0)
 			mdindex_free(&back);
 	}
@@ -264,9 +245,10 @@ test_truncations(void)
 		bad += decodes(cut, n, &why);
 		free(cut);
 	}
-	ok(bad == 0, "every truncation length is rejected", NULL);
+	CHECK(bad == 0, "every truncation length is rejected");
 	memcpy(longer, buf, len);
-	ok(!decodes(longer, len + 1, &why), "one byte more is rejected", why);
+	CHECK_WHY(!decodes(longer, len + 1, &why), why,
+	    "one byte more is rejected");
 	free(longer);
 	free(buf);
 }
@@ -297,14 +279,12 @@ test_bit_flips(void)
 		other_reason += !framing && !by_sum;
 		buf[at] ^= (unsigned char)(1u << (bit % 8));
 	}
-	ok(bad == 0, "every single bit flip is rejected", NULL);
-	ok(sum_caught > 0, "flips in the body are caught by the checksum",
-	    NULL);
-	ok(other_reason == 0, "a flip outside the framing is reported as a "
-	    "checksum mismatch, though entries are checked as they stream",
-	    NULL);
-	ok(decodes(buf, len, &why), "and the unflipped bytes still decode",
-	    why);
+	CHECK(bad == 0, "every single bit flip is rejected");
+	CHECK(sum_caught > 0, "flips in the body are caught by the checksum");
+	CHECK(other_reason == 0, "a flip outside the framing is reported as a "
+	    "checksum mismatch, though entries are checked as they stream");
+	CHECK_WHY(decodes(buf, len, &why), why,
+	    "and the unflipped bytes still decode");
 	free(buf);
 }
 
@@ -323,8 +303,8 @@ expect_rejected(size_t off, uint64_t v, int n, const char *name)
 	le_put(buf + off, v, n);
 	reseal(buf, len);
 	/* resealed: the checksum must not be what catches it */
-	ok(!decodes(buf, len, &why) && why != NULL &&
-	    strcmp(why, "index checksum mismatch") != 0, name, why);
+	CHECK_WHY(!decodes(buf, len, &why) && why != NULL &&
+	    strcmp(why, "index checksum mismatch") != 0, why, "%s", name);
 	free(buf);
 }
 
@@ -384,16 +364,16 @@ test_empty(void)
 	ix.nmsg = ix.nblk = 0;
 	ix.blk_size = 0;
 	buf = encode(&ix, &len);
-	ok(buf != NULL && len == MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN &&
-	    mdindex_decode(buf, len, &back, &why) == 0 && back.nmsg == 0,
-	    "an empty mailbox's index round-trips", why);
+	CHECK_WHY(buf != NULL && len == MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN &&
+	    mdindex_decode(buf, len, &back, &why) == 0 && back.nmsg == 0, why,
+	    "an empty mailbox's index round-trips");
 	if (buf != NULL && why == NULL)
 		mdindex_free(&back);
 	free(buf);
 	fixture(&ix);
 	ix.nblk = TAG_MAX_BLOCKS + 1;
-	ok(mdindex_encoded_len(&ix) == 0, "encoded_len refuses too many "
-	    "blocks", NULL);
+	CHECK(mdindex_encoded_len(&ix) == 0, "encoded_len refuses too many "
+	    "blocks");
 }
 
 /* ---------------------------------------------------------------- */
@@ -526,8 +506,8 @@ test_trust(void)
 		(void)snprintf(name, sizeof(name), "trust: %s -> %s", t->name,
 		    t->want == MDINDEX_UNCHANGED ? "unchanged" :
 		    t->want == MDINDEX_GREW ? "grew" : "untrusted");
-		ok(got == t->want && (got != MDINDEX_UNTRUSTED || why != NULL),
-		    name, why);
+		CHECK_WHY(got == t->want &&
+		    (got != MDINDEX_UNTRUSTED || why != NULL), why, "%s", name);
 	}
 }
 
@@ -539,23 +519,23 @@ test_path(void)
 {
 	char out[64];
 
-	ok(mdindex_path(DEFAULT_INDEX, "bob", "/home/bob", "/var/mail/bob",
+	CHECK_WHY(mdindex_path(DEFAULT_INDEX, "bob", "/home/bob",
+	    "/var/mail/bob", out, sizeof(out)) == 0 &&
+	    strcmp(out, "/var/mail/bob.pop3d-index") == 0, out,
+	    "the default template names a file next to the mailbox");
+	CHECK_WHY(mdindex_path("%h/.cache/pop3d-%u%%", "bob", "/home/bob", "x",
 	    out, sizeof(out)) == 0 &&
-	    strcmp(out, "/var/mail/bob.pop3d-index") == 0,
-	    "the default template names a file next to the mailbox", out);
-	ok(mdindex_path("%h/.cache/pop3d-%u%%", "bob", "/home/bob", "x",
-	    out, sizeof(out)) == 0 &&
-	    strcmp(out, "/home/bob/.cache/pop3d-bob%") == 0,
-	    "%h, %u and %% expand", out);
-	ok(!mdindex_template_valid("%m.%x") && !mdindex_template_valid("%") &&
-	    mdindex_template_valid("%m%%") && mdindex_path("%m.%x", "u", "h",
-	    "m", out, sizeof(out)) != 0,
-	    "an unknown % sequence, or a trailing %, is refused", NULL);
-	ok(mdindex_path("%m", "u", "h", "0123456789", out, 11) == 0 &&
+	    strcmp(out, "/home/bob/.cache/pop3d-bob%") == 0, out,
+	    "%%h, %%u and %%%% expand");
+	CHECK(!mdindex_template_valid("%m.%x") &&
+	    !mdindex_template_valid("%") && mdindex_template_valid("%m%%") &&
+	    mdindex_path("%m.%x", "u", "h", "m", out, sizeof(out)) != 0,
+	    "an unknown %% sequence, or a trailing %%, is refused");
+	CHECK(mdindex_path("%m", "u", "h", "0123456789", out, 11) == 0 &&
 	    mdindex_path("%m", "u", "h", "0123456789", out, 10) != 0 &&
 	    mdindex_path("ab", "u", "h", "m", out, 2) != 0 &&
 	    mdindex_path("%m", "u", "h", NULL, out, sizeof(out)) != 0,
-	    "a result too long, or a missing value, is refused", NULL);
+	    "a result too long, or a missing value, is refused");
 }
 
 /* ---------------------------------------------------------------- */
@@ -667,17 +647,16 @@ test_file_tmp(int dfd, const char *name, const char *path)
 
 	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	(void)unlink(path);
-	ok((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0 &&
+	CHECK_WHY((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0 &&
 	    close(fd) == 0 && write_raw(dfd, name, data, sizeof(data),
 	    geteuid(), getegid(), &why) == MDINDEX_IO_BUSY &&
-	    lstat(tmp, &st) == 0 && lstat(path, &st) != 0,
-	    "a fresh temp file means another writer: BUSY, nothing touched",
-	    why);
-	ok(utimensat(AT_FDCWD, tmp, old, 0) == 0 && write_raw(dfd, name,
+	    lstat(tmp, &st) == 0 && lstat(path, &st) != 0, why,
+	    "a fresh temp file means another writer: BUSY, nothing touched");
+	CHECK_WHY(utimensat(AT_FDCWD, tmp, old, 0) == 0 && write_raw(dfd, name,
 	    data, sizeof(data), geteuid(), getegid(), &why) == MDINDEX_IO_OK &&
 	    lstat(tmp, &st) != 0 && lstat(path, &st) == 0 &&
-	    st.st_size == (off_t)sizeof(data),
-	    "a stale temp file (a writer killed mid-write) is replaced", why);
+	    st.st_size == (off_t)sizeof(data), why,
+	    "a stale temp file (a writer killed mid-write) is replaced");
 }
 
 /* The maildrop's two calls, through a real file. */
@@ -702,28 +681,30 @@ test_load_store(int dfd)
 	mbox.st_size = (off_t)ix.size;
 	mbox.st_mtim = ix.mtime;
 	mbox.st_ctim = ix.ctime;
-	ok(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
-	    MDINDEX_UNTRUSTED && why == NULL,
-	    "load: no index file, nothing to log", why);
-	ok(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) == MDINDEX_IO_OK,
-	    "store writes the index", why);
+	CHECK_WHY(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
+	    MDINDEX_UNTRUSTED && why == NULL, why,
+	    "load: no index file, nothing to log");
+	CHECK_WHY(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) ==
+	    MDINDEX_IO_OK, why,
+	    "store writes the index");
 	memset(&c, 0, sizeof(c));
-	ok(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
-	    MDINDEX_UNCHANGED && collected_equal(&c) && back.nmsg == FIX_MSGS,
-	    "load: the unchanged mailbox gets its entries back", why);
+	CHECK_WHY(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
+	    MDINDEX_UNCHANGED && collected_equal(&c) &&
+	    back.nmsg == FIX_MSGS, why,
+	    "load: the unchanged mailbox gets its entries back");
 	mdindex_free(&back);
 	mbox.st_size += 4096;
 	memset(&c, 0, sizeof(c));
-	ok(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) == MDINDEX_GREW &&
-	    back.end == ix.end && !c.began && c.n == 0,
+	CHECK_WHY(mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
+	    MDINDEX_GREW && back.end == ix.end && !c.began && c.n == 0, why,
 	    "load: a grown mailbox is GREW from the old end, entries not "
-	    "handed over", why);
+	    "handed over");
 	mdindex_free(&back);
-	ok((fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
+	CHECK_WHY((fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
 	    pwrite(fd, &flip, 1, 200) == 1 && close(fd) == 0 &&
 	    mdindex_load(dfd, "ls", &mbox, &back, &sink, &why) ==
-	    MDINDEX_UNTRUSTED && why != NULL && back.nmsg == 0,
-	    "load: a corrupted file is UNTRUSTED, with a reason", why);
+	    MDINDEX_UNTRUSTED && why != NULL && back.nmsg == 0, why,
+	    "load: a corrupted file is UNTRUSTED, with a reason");
 	(void)unlinkat(dfd, "ls", 0);
 }
 
@@ -738,16 +719,14 @@ test_root_gives_owner(int dfd)
 	uid_t other = 4242;
 
 	if (geteuid() != 0) {
-		printf("ok %d # skip giving the index away needs root\n",
-		    ++ntest);
+		SKIP("giving the index away needs root");
 		return;
 	}
-	ok(write_raw(dfd, "given", data, sizeof(data), other, other, &why)
-	    == MDINDEX_IO_OK && fstatat(dfd, "given", &st, 0) == 0 &&
+	CHECK_WHY(write_raw(dfd, "given", data, sizeof(data), other, other,
+	    &why) == MDINDEX_IO_OK && fstatat(dfd, "given", &st, 0) == 0 &&
 	    st.st_uid == other && read_raw(dfd, "given", other, &buf, &len,
-	    &st, &why) == MDINDEX_IO_OK,
-	    "written by root, the index is the owner's and passes the rules",
-	    why);
+	    &st, &why) == MDINDEX_IO_OK, why,
+	    "written by root, the index is the owner's and passes the rules");
 	free(buf);
 	(void)unlinkat(dfd, "given", 0);
 }
@@ -765,49 +744,52 @@ test_file_rules(const char *dir)
 
 	(void)snprintf(path, sizeof(path), "%s/box.pop3d-index", dir);
 	dfd = mdindex_dir_open(path, &name);
-	ok(dfd >= 0 && strcmp(name, "box.pop3d-index") == 0,
-	    "dir_open opens the directory and names the last component",
-	    NULL);
+	CHECK(dfd >= 0 && strcmp(name, "box.pop3d-index") == 0,
+	    "dir_open opens the directory and names the last component");
 	if (dfd < 0)
 		return;
-	ok(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_ABSENT, "a missing index is ABSENT", why);
-	ok(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
+	CHECK_WHY(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
+	    MDINDEX_IO_ABSENT, why, "a missing index is ABSENT");
+	CHECK_WHY(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
 	    == MDINDEX_IO_OK && lstat(path, &st) == 0 &&
-	    (st.st_mode & 07777) == 0600 && st.st_uid == me,
-	    "written as a mode 0600 file of the owner", why);
-	ok(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
+	    (st.st_mode & 07777) == 0600 && st.st_uid == me, why,
+	    "written as a mode 0600 file of the owner");
+	CHECK_WHY(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_OK && len == sizeof(data) &&
-	    memcmp(buf, data, len) == 0, "and read back whole", why);
+	    memcmp(buf, data, len) == 0, why, "and read back whole");
 	free(buf);
-	ok(read_raw(dfd, name, me + 1, &buf, &len, &st, &why) ==
+	CHECK(read_raw(dfd, name, me + 1, &buf, &len, &st, &why) ==
 	    MDINDEX_IO_REFUSED && buf == NULL,
-	    "refused when it is not the mailbox owner's", NULL);
-	ok(chmod(path, 0640) == 0 && read_raw(dfd, name, me, &buf, &len,
+	    "refused when it is not the mailbox owner's");
+	CHECK(chmod(path, 0640) == 0 && read_raw(dfd, name, me, &buf, &len,
 	    &st, &why) == MDINDEX_IO_REFUSED,
-	    "refused when the group may read it", NULL);
-	ok(chmod(path, 0600) == 0 && linkat(dfd, name, dfd, "hard", 0) == 0 &&
+	    "refused when the group may read it");
+	CHECK(chmod(path, 0600) == 0 &&
+	    linkat(dfd, name, dfd, "hard", 0) == 0 &&
 	    read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_REFUSED, "refused with a second link", NULL);
+	    MDINDEX_IO_REFUSED, "refused with a second link");
 	(void)unlinkat(dfd, "hard", 0);
-	ok(unlinkat(dfd, name, 0) == 0 && symlinkat("hard", dfd, name) == 0 &&
+	CHECK_WHY(unlinkat(dfd, name, 0) == 0 &&
+	    symlinkat("hard", dfd, name) == 0 &&
 	    symlinkat("box.target", dfd, "hard") == 0 &&
 	    read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_REFUSED, "a symlink is not followed", why);
-	ok(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
+	    MDINDEX_IO_REFUSED, why, "a symlink is not followed");
+	CHECK_WHY(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
 	    == MDINDEX_IO_OK && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    faccessat(dfd, "box.target", F_OK, 0) != 0,
-	    "writing replaces the symlink, and writes nothing through it", why);
+	    faccessat(dfd, "box.target", F_OK, 0) != 0, why,
+	    "writing replaces the symlink, and writes nothing through it");
 	(void)unlinkat(dfd, "hard", 0);
-	ok(unlinkat(dfd, name, 0) == 0 && mkfifoat(dfd, name, 0600) == 0 &&
+	CHECK_WHY(unlinkat(dfd, name, 0) == 0 &&
+	    mkfifoat(dfd, name, 0600) == 0 &&
 	    (alarm(5), read_raw(dfd, name, me, &buf, &len, &st, &why)) ==
-	    MDINDEX_IO_REFUSED && (alarm(0), 1),
-	    "a FIFO is refused without blocking", why);
-	ok(unlinkat(dfd, name, 0) == 0 && (fd = openat(dfd, name, O_WRONLY |
-	    O_CREAT, 0600)) >= 0 && ftruncate(fd, (off_t)MDINDEX_MAX_BYTES +
-	    1) == 0 && close(fd) == 0 && read_raw(dfd, name, me, &buf,
-	    &len, &st, &why) == MDINDEX_IO_REFUSED && buf == NULL,
-	    "a file larger than any index is refused unread", why);
+	    MDINDEX_IO_REFUSED && (alarm(0), 1), why,
+	    "a FIFO is refused without blocking");
+	CHECK_WHY(unlinkat(dfd, name, 0) == 0 &&
+	    (fd = openat(dfd, name, O_WRONLY | O_CREAT, 0600)) >= 0 &&
+	    ftruncate(fd, (off_t)MDINDEX_MAX_BYTES + 1) == 0 &&
+	    close(fd) == 0 && read_raw(dfd, name, me, &buf, &len, &st,
+	    &why) == MDINDEX_IO_REFUSED && buf == NULL, why,
+	    "a file larger than any index is refused unread");
 	test_file_tmp(dfd, name, path);
 	test_load_store(dfd);
 	test_root_gives_owner(dfd);
@@ -853,12 +835,12 @@ main(int argc, char **argv)
 	test_trust();
 	test_path();
 	if (mkdtemp(dir) == NULL) {
-		ok(0, "mkdtemp", strerror(errno));
+		CHECK_WHY(0, strerror(errno), "mkdtemp");
 	} else {
 		test_file_rules(dir);
 		if (rmdir(dir) != 0)
-			ok(0, "temp directory left empty", strerror(errno));
+			CHECK_WHY(0, strerror(errno),
+			    "temp directory left empty");
 	}
-	printf("1..%d\n", ntest);
-	return nfail == 0 ? 0 : 1;
+	return unit_done();
 }
