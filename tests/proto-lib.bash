@@ -4,10 +4,10 @@
 # pop3_raw writes the server's bytes to a file), the independent mbox
 # model, and small helpers.  Load it after helper.
 
-# model ARGS...: tests/mbox-model.py, our own reading of README
+# model ARGS...: tests/lib/mbox.py, our own reading of README
 # "The mailbox"
 model() {
-	python3 "$TESTS/mbox-model.py" "$@"
+	python3 "$TESTS/lib/mbox.py" "$@"
 }
 
 # pop3_raw OUTFILE [session.py options] [-- extra pop3d options] <<< script
