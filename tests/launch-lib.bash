@@ -144,16 +144,26 @@ launch_stop_all() {
 	LAUNCH_PIDFILES=()
 }
 
+# example_conf FILE ARGS...: the shipped example FILE (a name in the
+# source tree) as a test config (see lib/example.py), with the example's
+# pop3d, certificate, key and spool paths mapped to the test's (after
+# any --map in ARGS, which come first).
+example_conf() {
+	local file=$1
+	shift
+	python3 "$TESTS/lib/example.py" "$EXAMPLES/$file" "$@" \
+	    --map /usr/local/sbin/pop3d="$POP3D" \
+	    --map /etc/ssl/certs/pop3d.pem="$CERT" \
+	    --map /etc/ssl/private/pop3d.key="$KEY" \
+	    --map /var/mail/%u="$SPOOL/%u"
+}
+
 # xinetd_conf OUT SERVICE:NAME:PORT:ARGS...: a config made from
-# xinetd.conf.example (see launch-xinetd-conf.py), with the example's
-# certificate, key and spool paths mapped to the test's.
+# xinetd.conf.example.
 xinetd_conf() {
 	local out=$1
 	shift
-	python3 "$TESTS/launch-xinetd-conf.py" "$EXAMPLES/xinetd.conf.example" \
-	    "$POP3D" --map /etc/ssl/certs/pop3d.pem="$CERT" \
-	    --map /etc/ssl/private/pop3d.key="$KEY" \
-	    --map /var/mail/%u="$SPOOL/%u" "$@" > "$out"
+	example_conf xinetd.conf.example "$@" > "$out"
 }
 
 # xinetd_start DIR PORT...: run xinetd on DIR/xinetd.conf (foreground,
