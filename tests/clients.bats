@@ -9,7 +9,7 @@
 # a 5,000-character line, an 8 MB attachment, a ">From " body line, no
 # final newline), an incremental fetch by UIDL, fetch-and-delete with mail
 # delivered during the session, a wrong password, and STLS / pop3s where
-# the client has them.  Comparisons: tests/launch-compare.py (line ends
+# the client has them.  Comparisons: tests/lib/mbox.py compare (line ends
 # normalised, only the headers the client adds itself ignored).
 #
 # Packages: xinetd fetchmail mpop getmail6 curl python3 perl
@@ -109,7 +109,7 @@ check_delete() {
 	printf 'From: mda@example.org\nSubject: meanwhile %s\n\ndelivered during the session\n' \
 	    "$c" > "$T/meanwhile.eml"
 	relay_start "$T" "$port" "$P_PLAIN" \
-	    "python3 $TESTS/deliver.py $SPOOL/$c < $T/meanwhile.eml"
+	    "python3 $TESTS/lib/deliver.py $SPOOL/$c < $T/meanwhile.eml"
 	mbox_put "$c" "$BASE"
 	client_run "$c" plain "$port" "$c" "$PASSWORD" "$T/out" --delete
 	ran_ok
@@ -117,7 +117,7 @@ check_delete() {
 	run grep -c -E '^[0-9]+> DELE ' "$T/relay.log"
 	[ "$output" = 3 ]
 	# the mailbox is exactly the one message delivered meanwhile
-	python3 "$TESTS/launch-compare.py" "$SPOOL/$c" "$T/meanwhile.eml"
+	python3 "$TESTS/lib/mbox.py" compare "$SPOOL/$c" "$T/meanwhile.eml"
 	[ ! -e "$SPOOL/$c.lock" ]
 	[ ! -e "$SPOOL/$c.pop3d-journal" ]
 }
@@ -164,7 +164,7 @@ check_wrong_password() {
 	poll localhost with proto POP3 port PORT
 	  user "fetchmail" there with password "$PASSWORD" is root here
 	  options keep no rewrite sslcertfile "$CERT"
-	  mda "python3 $TESTS/launch-store.py $T/out"
+	  mda "python3 $TESTS/lib/deliver.py --store $T/out"
 	EOF
 	mkdir "$T/out"
 	sed "s/PORT/$P_PLAIN/" "$T/rc" > "$T/rc.plain"
@@ -257,7 +257,7 @@ check_wrong_password() {
 	refute grep -E '^[0-9]+> (USER|PASS|AUTH)' "$T/relay.log"
 	mkdir "$T/out2"
 	mv "$T/m2" "$T/out2/"
-	sed -n '/^From base2@/,/^From base3@/p' "$BASE" | sed '$d' > "$T/base2.mbox"
+	python3 "$TESTS/lib/mbox.py" cut "$BASE" 1 3 > "$T/base2.mbox"
 	client_compare curl "$T/base2.mbox" "$T/out2"
 	# the plain service has no --apop: no timestamp
 	run raw_session "$P_PLAIN" 'QUIT\r\n'

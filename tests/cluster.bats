@@ -114,8 +114,9 @@ start_host() {
 	# files (fd 2 is the client), checked at the end.
 	mkdir -p "$dir/asan"
 	chmod 1777 "$dir/asan"
-	python3 "$TESTS/launch-xinetd-conf.py" "$TESTS/../xinetd.conf.example" \
-	    "$POP3D" --set bind=0.0.0.0 --set per_source=UNLIMITED \
+	python3 "$TESTS/lib/example.py" "$TESTS/../xinetd.conf.example" \
+	    --map /usr/local/sbin/pop3d="$POP3D" \
+	    --set bind=0.0.0.0 --set per_source=UNLIMITED \
 	    --set env="ASAN_OPTIONS=log_path=$dir/asan/report" \
 	    "pop3-plain:pop3:110:+$args" > "$dir/xinetd.conf" || return 1
 	for ((i = 0; i < 50; i++)); do

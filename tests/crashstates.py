@@ -31,7 +31,7 @@ the reboot), mail appended as an MDA would after the crash (scenarios
 "-deliver"), and then the next login runs: USER, PASS, STAT, QUIT
 (every third state first runs pop3d --recover MAILBOX as a boot script
 would).  Checked: PASS answered +OK within the lock wait (no [IN-USE]),
-the mailbox as tests/integ-mbox.py checks it (every message once, in
+the mailbox as tests/lib/mbox.py checks it (every message once, in
 order, byte-identical; the session's deletions all done or all undone;
 delivered mail kept once after them), no journal, dotlock or unique lock
 file left, the inode kept, and no state holding an empty dotlock.
@@ -71,7 +71,8 @@ def load(name, file):
     return mod
 
 
-mbox_lib = load("integ_mbox", "integ-mbox.py")
+sys.path.insert(0, os.path.join(HERE, "lib"))
+import mbox as mbox_lib  # noqa: E402  (tests/lib/mbox.py)
 sweep_lib = load("integ_sweep", "integ-sweep.py")
 pop3client = load("pop3client", "lib/pop3client.py")
 
@@ -499,8 +500,8 @@ class Replay:
     def append_delivery(self):
         """As an MDA appends once it has broken the dead holder's lock."""
         with open(self.mbox, "ab") as f:
-            f.write(b"From mda@example.org Tue Dec  1 00:00:00 2026\n" +
-                    DELIVERY + b"\n")
+            f.write(mbox_lib.mbox_form(DELIVERY, b"mda@example.org",
+                                       b"Tue Dec  1 00:00:00 2026"))
 
     # ---- checking one state ----
 
@@ -513,7 +514,7 @@ class Replay:
                 for i in range(len(t["starts"]))}
         with open(self.mbox, "rb") as f:
             data = f.read()
-        got = mbox_lib.ranges(data) + [len(data)]
+        got = mbox_lib.starts(data) + [len(data)]
         seen = {}
         corrupted = 0
         delivered = 0

@@ -49,7 +49,7 @@ journal_across() {
 	integ_gen s,L,s,m,s,L,s,s
 	crash_after_commit "$1" 1 4 8
 	msg_file "$BATS_TEST_TMPDIR/new" late
-	python3 "$TESTS/deliver.py" "$MBOX" < "$BATS_TEST_TMPDIR/new"
+	python3 "$TESTS/lib/deliver.py" "$MBOX" < "$BATS_TEST_TMPDIR/new"
 	POP3D=$2 pop3 <<-EOF
 	$LOGIN
 	STAT

@@ -1,10 +1,10 @@
 # tests/integ-lib.bash - shared by integrity.bats, locking.bats and
 # parsing.bats (the "never lose a message" tests, README "The mailbox").
 #
-# Loaded after helper.bash.  Fixtures come from integ-mbox.py (a mailbox
+# Loaded after helper.bash.  Fixtures come from lib/mbox.py (a mailbox
 # and its ground truth); the fault-injection sweeps are integ-sweep.py.
 
-INTEG_MBOX=$TESTS/integ-mbox.py
+INTEG_MBOX=$TESTS/lib/mbox.py
 INTEG_SWEEP=$TESTS/integ-sweep.py
 
 # integ_sweep NAME ARGS... - one sweep in its own work directory (under
@@ -23,7 +23,7 @@ integ_sweep() {
 	fi
 }
 
-# integ_gen KINDS - $MBOX from integ-mbox.py kinds, truth in $TRUTH.
+# integ_gen KINDS - $MBOX from lib/mbox.py kinds, truth in $TRUTH.
 integ_gen() {
 	TRUTH=$BATS_TEST_TMPDIR/truth.json
 	python3 "$INTEG_MBOX" gen "$1" "$MBOX" "$TRUTH" "${2:-1}"
@@ -31,7 +31,7 @@ integ_gen() {
 	chmod 600 "$MBOX"
 }
 
-# integ_check ARGS... - the mailbox against the truth (see integ-mbox.py).
+# integ_check ARGS... - the mailbox against the truth (see lib/mbox.py check()).
 integ_check() {
 	python3 "$INTEG_MBOX" check "$TRUTH" "$MBOX" "$@"
 }

@@ -12,10 +12,10 @@ pop3d run under strace.  First one traced run lists every write-type call
 pop3d makes after reading QUIT (the injection points); then, for each
 point, the mailbox is laid out anew and the session is run again with
 strace -e inject=CALL:signal=SIGKILL:when=K (or error=ENOSPC / EIO) on
-exactly that call.  After it, (--deliver: tests/deliver.py appends a
+exactly that call.  After it, (--deliver: tests/lib/deliver.py appends a
 message, as an MDA would once the dead process's lock is broken,) one
 more session logs in, which runs the recovery, and the mailbox is checked
-against the ground truth (integ-mbox.py): all of the session's deletions
+against the ground truth (lib/mbox.py): all of the session's deletions
 done or none -- which one is fixed by whether the point lies after the
 commit (the journal's rename, or the ftruncate of a journal-less update)
 -- every other message once, byte-identical, in order, the delivered
@@ -39,7 +39,6 @@ last kept) and each session by a
 60 s deadline.
 """
 import argparse
-import importlib.util
 import json
 import os
 import re
@@ -51,11 +50,8 @@ import time
 
 sys.dont_write_bytecode = True     # nothing generated in the tree
 HERE = os.path.dirname(os.path.abspath(__file__))
-spec = importlib.util.spec_from_file_location(
-    "integ_mbox", os.path.join(HERE, "integ-mbox.py"))
-mbox_lib = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(mbox_lib)
 sys.path.insert(0, os.path.join(HERE, "lib"))
+import mbox as mbox_lib  # noqa: E402  (tests/lib/mbox.py)
 from pop3client import run_session  # noqa: E402  (tests/lib: no package)
 
 UID = GID = 5000
@@ -271,7 +267,7 @@ class Sweep:
             os.unlink(lock)
         with open(self.delivery, "rb") as f:
             r = subprocess.run([sys.executable, os.path.join(
-                HERE, "deliver.py"), self.mbox], stdin=f, timeout=60)
+                HERE, "lib", "deliver.py"), self.mbox], stdin=f, timeout=60)
         if r.returncode != 0:
             raise RuntimeError("deliver.py failed")
         os.chown(self.mbox, UID, GID)

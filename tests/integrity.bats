@@ -13,7 +13,7 @@
 # owner and mode kept.  Small mailboxes are swept at every point, the big
 # one at a sample.  The summary lines (points, seconds) go to the TAP log.
 #
-# Mailbox kinds (integ-mbox.py): s small, m ~20 KB, L ~1 MB, c CRLF,
+# Mailbox kinds (lib/mbox.py): s small, m ~20 KB, L ~1 MB, c CRLF,
 # z NUL bytes, q ">From" and unquoted "From " body lines, x a c-client
 # X-IMAP pseudo-message, n no final newline.
 
@@ -127,7 +127,7 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 	[ -e "$MBOX.lock" ]		# SIGKILL: nothing could remove it
 	msg_file "$BATS_TEST_TMPDIR/new" late
 	rm -f "$MBOX.lock"		# what an MDA does with a dead pid's lock
-	python3 "$TESTS/deliver.py" "$MBOX" < "$BATS_TEST_TMPDIR/new"
+	python3 "$TESTS/lib/deliver.py" "$MBOX" < "$BATS_TEST_TMPDIR/new"
 	run "$POP3D" --recover "$MBOX.pop3d-journal"
 	[ "$status" -eq 0 ]
 	[ "$output" = "$MBOX: ok" ]
@@ -151,7 +151,7 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 	[ -e "$MBOX.pop3d-journal" ]
 	msg_file "$BATS_TEST_TMPDIR/new" late
 	rm -f "$MBOX.lock"
-	python3 "$TESTS/deliver.py" "$MBOX" < "$BATS_TEST_TMPDIR/new"
+	python3 "$TESTS/lib/deliver.py" "$MBOX" < "$BATS_TEST_TMPDIR/new"
 	# the boot script's --recover, as root, on a disk that fails after
 	# it rewrote the journal (to take in the delivered mail)
 	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 \

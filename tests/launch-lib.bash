@@ -74,14 +74,10 @@ launch_fixtures() {
 		echo "this is not a certificate" > "$BADCERT"
 	fi
 	FIXTURE=$dir/fixture.mbox
-	[ -s "$FIXTURE" ] || python3 "$TESTS/launch-fixture.py" "$FIXTURE" 8 ||
-	    return 1
+	[ -s "$FIXTURE" ] || python3 "$TESTS/lib/mbox.py" fixture clients \
+	    "$FIXTURE" 8 || return 1
 	BASE=$dir/base.mbox
-	: > "$BASE"
-	for u in 1 2 3; do
-		printf 'From base%d@example.org Tue Jan  2 00:00:0%d 2024\nFrom: base%d@example.org\nSubject: base %d\nMessage-ID: <base-%d@example.org>\n\nbase body %d\n.\n..dots\n\n' \
-		    "$u" "$u" "$u" "$u" "$u" "$u" >> "$BASE"
-	done
+	python3 "$TESTS/lib/mbox.py" fixture base "$BASE" 3 || return 1
 }
 
 # mbox_put USER FILE: USER's mailbox becomes a copy of FILE.
@@ -93,7 +89,7 @@ mbox_put() {
 }
 
 # deliver_new USER TAG N OUT_MBOX: deliver N messages "TAG k" the way an
-# MDA does (tests/deliver.py: fcntl + dotlock) and append what each
+# MDA does (tests/lib/deliver.py: fcntl + dotlock) and append what each
 # message looks like in an mbox to OUT_MBOX (the expected fetch).
 deliver_new() {
 	local user=$1 tag=$2 n=$3 out=$4 k msg
@@ -105,7 +101,7 @@ Message-ID: <$tag-$k@example.org>
 new mail $tag $k
 .
 "
-		printf '%s' "$msg" | python3 "$TESTS/deliver.py" "$SPOOL/$user" \
+		printf '%s' "$msg" | python3 "$TESTS/lib/deliver.py" "$SPOOL/$user" \
 		    "mda@example.org" || return 1
 		printf 'From x Thu Jan  1 00:00:00 1970\n%s\n' "$msg" >> "$out"
 	done
@@ -137,16 +133,26 @@ launch_stop_all() {
 	LAUNCH_PIDFILES=()
 }
 
+# example_conf FILE ARGS...: the shipped example FILE (a name in the
+# source tree) as a test config (see lib/example.py), with the example's
+# pop3d, certificate, key and spool paths mapped to the test's (after
+# any --map in ARGS, which come first).
+example_conf() {
+	local file=$1
+	shift
+	python3 "$TESTS/lib/example.py" "$EXAMPLES/$file" "$@" \
+	    --map /usr/local/sbin/pop3d="$POP3D" \
+	    --map /etc/ssl/certs/pop3d.pem="$CERT" \
+	    --map /etc/ssl/private/pop3d.key="$KEY" \
+	    --map /var/mail/%u="$SPOOL/%u"
+}
+
 # xinetd_conf OUT SERVICE:NAME:PORT:ARGS...: a config made from
-# xinetd.conf.example (see launch-xinetd-conf.py), with the example's
-# certificate, key and spool paths mapped to the test's.
+# xinetd.conf.example.
 xinetd_conf() {
 	local out=$1
 	shift
-	python3 "$TESTS/launch-xinetd-conf.py" "$EXAMPLES/xinetd.conf.example" \
-	    "$POP3D" --map /etc/ssl/certs/pop3d.pem="$CERT" \
-	    --map /etc/ssl/private/pop3d.key="$KEY" \
-	    --map /var/mail/%u="$SPOOL/%u" "$@" > "$out"
+	example_conf xinetd.conf.example "$@" > "$out"
 }
 
 # xinetd_start DIR PORT...: run xinetd on DIR/xinetd.conf (foreground,
@@ -249,7 +255,7 @@ fetchmail_run() {
 	poll $host with proto POP3 port $port uidl timeout 60
 	  user "$user" there with password "$pass" is root here
 	  options $keep no rewrite $tls
-	  mda "python3 $TESTS/launch-store.py $out"
+	  mda "python3 $TESTS/lib/deliver.py --store $out"
 	EOF
 	chmod 600 "$work/rc"
 	# its own lock: as root fetchmail locks /var/run/fetchmail.pid, shared
@@ -363,7 +369,7 @@ client_auth_failed() {
 # normalised, only the client's own headers ignored.
 client_compare() {
 	# shellcheck disable=SC2046
-	python3 "$TESTS/launch-compare.py" $(client_ignore "$1") "$2" "$3"
+	python3 "$TESTS/lib/mbox.py" compare $(client_ignore "$1") "$2" "$3"
 }
 
 # How many RETR/TOP commands connection N of the relay transcript sent.

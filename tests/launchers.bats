@@ -195,10 +195,7 @@ inetd_start() {
 inetd_conf() {
 	local out=$1
 	shift
-	python3 "$TESTS/launch-inetd-conf.py" "$EXAMPLES/inetd.conf.example" \
-	    "$POP3D" --map /etc/ssl/certs/pop3d.pem="$CERT" \
-	    --map /etc/ssl/private/pop3d.key="$KEY" \
-	    --map /var/mail/%u="$SPOOL/%u" "$@" > "$out"
+	example_conf inetd.conf.example "$@" > "$out"
 }
 
 @test "openbsd-inetd: the example's lines in a private /run: fetchmail and curl fetch (plain, STLS, pop3s); greeting only; peer logged" {
@@ -240,8 +237,8 @@ inetd_conf() {
 
 @test "systemd: pop3d.socket and pop3d@.service pass systemd-analyze verify without a warning" {
 	mkdir -p "$T/units" "$T/man/man8"
-	cp "$EXAMPLES/pop3d.socket" "$EXAMPLES/pop3d@.service" "$T/units/"
-	sed -i "s|/usr/local/sbin/pop3d|$POP3D|g" "$T/units/pop3d@.service"
+	example_conf pop3d.socket > "$T/units/pop3d.socket"
+	example_conf pop3d@.service > "$T/units/pop3d@.service"
 	local man=--man=no
 	if [ -f "$EXAMPLES/pop3d.8" ]; then
 		# Documentation=man:pop3d(8) must name a page that exists
@@ -265,12 +262,9 @@ inetd_conf() {
 # paths, and the port the unit treats as pop3s mapped to TLSPORT.
 unit_command() {
 	local lport=$1 tlsport=$2
-	mapfile -d '' UNIT_CMD < <(python3 "$TESTS/launch-unit-exec.py" \
-	    "$EXAMPLES/pop3d@.service" "1-127.0.0.1:$lport-127.0.0.2:40000" \
+	mapfile -d '' UNIT_CMD < <(example_conf pop3d@.service \
 	    --map "/usr/local/sbin/pop3d=$POP3D $ARGS" \
-	    --map "/etc/ssl/certs/pop3d.pem=$CERT" \
-	    --map "/etc/ssl/private/pop3d.key=$KEY" \
-	    --map ":995-=:$tlsport-")
+	    --map ":995-=:$tlsport-" "1-127.0.0.1:$lport-127.0.0.2:40000")
 	[ "${#UNIT_CMD[@]}" -gt 1 ]
 }
 
@@ -378,15 +372,9 @@ unit_command() {
 	local p
 	p=$(free_port)
 	syslog_start
-	sed -e "s|^pid = .*|pid = $T/stunnel.pid|" \
-	    -e "s|^accept = 995|accept = 127.0.0.1:$p|" \
-	    -e "s|/usr/local/sbin/pop3d|$POP3D|" \
-	    -e "s|^execArgs = pop3d .*|execArgs = pop3d $ARGS|" \
-	    -e "s|/etc/ssl/certs/pop3d.pem|$CERT|" \
-	    -e "s|/etc/ssl/private/pop3d.key|$KEY|" \
-	    "$EXAMPLES/stunnel.conf.example" > "$T/stunnel.conf"
-	printf 'output = %s\n' "$T/stunnel.log" | cat - "$T/stunnel.conf" > "$T/c"
-	mv "$T/c" "$T/stunnel.conf"
+	example_conf stunnel.conf.example --set output="$T/stunnel.log" \
+	    --set pid="$T/stunnel.pid" --set accept="127.0.0.1:$p" \
+	    --set execArgs="pop3d $ARGS" > "$T/stunnel.conf"
 	grep -q "^execArgs = pop3d -m" "$T/stunnel.conf"
 	# stunnel daemonizes and writes its pid file
 	"${LOGWRAP[@]}" stunnel4 "$T/stunnel.conf" 3>&-

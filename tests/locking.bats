@@ -94,7 +94,7 @@ ms_now() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 2
-	!sh sh $TESTS/integ-deliver.sh procmail $MBOX $MSG $PMRC
+	!sh python3 $TESTS/lib/deliver.py --mda procmail $MBOX $MSG $PMRC
 	DELE 3
 	QUIT
 	EOF
@@ -114,7 +114,7 @@ ms_now() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 1
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh $TESTS/integ-deliver.sh procmail $MBOX $MSG $PMRC > /dev/null 2>&1 &
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda procmail $MBOX $MSG $PMRC > /dev/null 2>&1 &
 	QUIT
 	EOF
 	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 4 left)" ]]
@@ -135,9 +135,9 @@ ms_now() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 1
-	!sh sh $TESTS/integ-deliver.sh dotlockfile $MBOX $MSG.1
+	!sh python3 $TESTS/lib/deliver.py --mda dotlockfile $MBOX $MSG.1
 	DELE 5
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh $TESTS/integ-deliver.sh dotlockfile $MBOX $MSG.2 > /dev/null 2>&1 &
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda dotlockfile $MBOX $MSG.2 > /dev/null 2>&1 &
 	QUIT
 	EOF
 	[[ "${lines[5]}" == "+OK pop3d signing off (2 messages deleted, 3 left)" ]]
@@ -147,7 +147,7 @@ ms_now() {
 	assert_clean_spool
 }
 
-@test "tests/deliver.py (fcntl, then dotlock) during UPDATE waits and is kept" {
+@test "tests/lib/deliver.py (fcntl, then dotlock) during UPDATE waits and is kept" {
 	setup_maildrop
 	integ_gen L,s,L,s
 	msg_file "$MSG" deliver-py
@@ -155,7 +155,7 @@ ms_now() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 2
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh $TESTS/integ-deliver.sh deliver.py $MBOX $MSG > /dev/null 2>&1 &
+	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda fcntl $MBOX $MSG > /dev/null 2>&1 &
 	QUIT
 	EOF
 	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 3 left)" ]]
@@ -182,7 +182,7 @@ ms_now() {
 	[ -e "$MBOX.lock" ]
 	[ -e "$MBOX.pop3d-journal" ]
 	local t0=$(ms_now)
-	sh "$TESTS/integ-deliver.sh" dotlockfile "$MBOX" "$MSG.1"
+	python3 "$TESTS/lib/deliver.py" --mda dotlockfile "$MBOX" "$MSG.1"
 	[ $(( $(ms_now) - t0 )) -lt 5000 ]	# broken at once, not waited for
 	pop3 <<-EOF
 	$LOGIN

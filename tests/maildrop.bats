@@ -5,13 +5,13 @@
 # limit; a From_ line over 4 GiB; a same-size rewrite in the clock tick
 # of the last delivery; --recover as root on paths a user controls, and
 # journals nobody should trust; the spool group a user's link must not
-# choose.  Every served message is checked against tests/mbox-model.py,
+# choose.  Every served message is checked against tests/lib/mbox.py,
 # which reads the file itself.
 
 load helper
 load integ-lib
 
-MODEL=$BATS_TEST_DIRNAME/mbox-model.py
+MODEL=$BATS_TEST_DIRNAME/lib/mbox.py
 
 setup() {
 	setup_maildrop
@@ -387,7 +387,7 @@ same_tick_round() {
 	printf 'From MAILER-DAEMON x\nSubject: msg 3\n\nbody 3\n\n' >> "$BATS_TEST_TMPDIR/want"
 	python3 "$MODEL" expect "$BATS_TEST_TMPDIR/want" "$EXPECT"
 	pop3 --raw <<-EOF
-	!sh python3 $TESTS/deliver.py --second $MBOX < $BATS_TEST_TMPDIR/msg3; python3 $TESTS/deliver.py --swap-next $MBOX "body 1" "BODY 1" $BATS_TEST_TMPDIR/tried &
+	!sh python3 $TESTS/lib/deliver.py --second $MBOX < $BATS_TEST_TMPDIR/msg3; python3 $TESTS/lib/deliver.py --swap-next $MBOX "body 1" "BODY 1" $BATS_TEST_TMPDIR/tried &
 	$LOGIN
 	!sleep 0.5
 	RETR 1

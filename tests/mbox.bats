@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # README "The mailbox": what a Unix mbox looks like through POP3 and what is
-# left on disk.  Expected bytes come from tests/mbox-model.py, which reads
+# left on disk.  Expected bytes come from tests/lib/mbox.py, which reads
 # the fixture itself; pop3d is only asked for what is being checked.
 
 load helper
@@ -149,6 +149,33 @@ retr_blocks() {
 	# "Subject: one" CRLF CRLF "body one" CRLF = 14 + 2 + 10
 	[ "${lines[4]}" = "1 26" ]
 	[ "${lines[5]}" = "2 26" ]
+}
+
+@test "a CRLF empty line before a From_ line is a separator: pop3d, the model and the client comparison agree" {
+	# README "The mailbox": an empty line is one the scanner (mbox.c)
+	# sees as LF or CRLF alone; the CRLF one before "From " and the one
+	# ending the file belong to the separator, like LF ones
+	printf 'From a@b Mon Jan  1 00:00:00 2024\r\nSubject: one\r\n\r\nbody one\r\n\r\nFrom b@c Mon Jan  1 00:00:00 2024\r\nSubject: two\r\n\r\nbody two\r\n\r\n' |
+	    mbox_raw
+	pop3_raw "$OUT/raw" <<-EOF
+	$LOGIN
+	STAT
+	RETR 1
+	RETR 2
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	grep -qa '^+OK 2 52' "$OUT/raw"
+	retr_blocks 4 2
+	[ "$(cat "$OUT/1.raw")" = $'Subject: one\r\n\r\nbody one\r\n.\r' ]
+	[ "$(cat "$OUT/2.raw")" = $'Subject: two\r\n\r\nbody two\r\n.\r' ]
+	[ "$(model count "$MBOX")" -eq 2 ]
+	[ "$(model sizes "$MBOX")" = $'1 26\n2 26' ]
+	model body "$MBOX" 1 | cmp - "$OUT/1"
+	model body "$MBOX" 2 | cmp - "$OUT/2"
+	# what a client stores (RETR's bytes) is what the comparison expects
+	model compare "$MBOX" "$OUT/1" "$OUT/2"
+	refute model compare "$MBOX" "$OUT/1" 2> /dev/null
 }
 
 @test "\"From \" inside a body, not after an empty line, is body text" {
@@ -305,7 +332,7 @@ retr_blocks() {
 	EOF
 	[ "$status" -eq 0 ]
 	printf 'Subject: new\n\nnew mail\n' |
-	    python3 "$TESTS/deliver.py" "$MBOX" new@example.org
+	    python3 "$TESTS/lib/deliver.py" "$MBOX" new@example.org
 	pop3 <<-EOF
 	$LOGIN
 	UIDL
@@ -376,7 +403,7 @@ retr_blocks() {
 	pop3 <<-EOF
 	$LOGIN
 	STAT
-	!sh printf 'Subject: mid\n\nFrom the middle of the session\n' | python3 "$TESTS/deliver.py" "$MBOX" mid@example.org && cp "$MBOX" "$OUT/delivered"
+	!sh printf 'Subject: mid\n\nFrom the middle of the session\n' | python3 "$TESTS/lib/deliver.py" "$MBOX" mid@example.org && cp "$MBOX" "$OUT/delivered"
 	STAT
 	LIST
 	DELE 1

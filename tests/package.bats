@@ -139,9 +139,9 @@ pop3d_paths() {
 		grep -qx "$f" "$T/files" && ns test -e "$f" ||
 		    { echo "not installed: $f" >&2; return 1; }
 	done
-	ns cat /lib/systemd/system/pop3d@.service > "$T/unit"
-	grep -q 'exec /usr/sbin/pop3d ' "$T/unit"
-	! grep -q /usr/local "$T/unit"
+	ns cat /lib/systemd/system/pop3d@.service > "$T/pop3d@.service"
+	grep -q 'exec /usr/sbin/pop3d ' "$T/pop3d@.service"
+	! grep -q /usr/local "$T/pop3d@.service"
 	! ns test -e /etc/systemd/system/sockets.target.wants/pop3d.socket
 	! ns grep -q '^enabled *= *true' /etc/fail2ban/jail.d/pop3d.conf
 	ns man -l /usr/share/man/man8/pop3d.8.gz > /dev/null
@@ -152,8 +152,8 @@ pop3d_paths() {
 	    -keyout "$T/key.pem" -out "$T/cert.pem" -days 2 -subj /CN=localhost \
 	    2>/dev/null
 	port=$(free_port)
-	mapfile -d '' cmd < <(python3 "$TESTS/launch-unit-exec.py" \
-	    "$T/unit" \
+	mapfile -d '' cmd < <(python3 "$TESTS/lib/example.py" \
+	    "$T/pop3d@.service" \
 	    "1-127.0.0.1:$port-127.0.0.2:40000" \
 	    --map "/usr/sbin/pop3d=/usr/sbin/pop3d -p $PASSWD -m $SPOOL/%u -d 0 --allow-plaintext" \
 	    --map "/etc/ssl/certs/pop3d.pem=$T/cert.pem" \

@@ -249,7 +249,7 @@ snapshot() {
 	mbox_make 2
 	chown "$name:" "$MBOX"
 	size=$(stat -c %s "$MBOX")
-	octets=$(python3 "$TESTS/mbox-model.py" sizes "$MBOX" |
+	octets=$(python3 "$TESTS/lib/mbox.py" sizes "$MBOX" |
 	    awk '{ s += $2 } END { print s }')
 	before=$(snapshot)
 	sleep 1.1	# a changed mtime/ctime would show

@@ -1,7 +1,7 @@
 /*
  * fuzz_mbox.c - the libFuzzer entry for the mbox scanner (mbox.c, behind
  * maildrop.c's open), checked against a second, deliberately simple
- * reading of README "Maildrop": the rules of tests/mbox-model.py, line
+ * reading of README "Maildrop": the rules of tests/lib/mbox.py, line
  * by line in C here (ref_*), sharing no code with the scanner.
  *
  * The input is a mailbox file.  It is written to a real file and opened
@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define PSEUDO_SUBJECT "DON'T DELETE THIS MESSAGE -- FOLDER INTERNAL DATA"
 
-/* ---- the reference: mbox-model.py's parse(), one line at a time ---- */
+/* ---- the reference: tests/lib/mbox.py's parse(), one line at a time ---- */
 
 struct ref_msg {
 	size_t start, body, end;	/* From_ line, its end, range end */
