@@ -5,9 +5,9 @@
  *
  * What is sent is proven against the index (proof.c) after it was read:
  * then it is what the client saw at login, whatever the file holds by the
- * time it goes out.  A message that fits in SEND_CHUNK is read before its
- * "+OK", together with the messages after it, and all of that proven at
- * once (the window); the RETRs that follow are answered from the window
+ * time it goes out.  A message that fits in SEND_CHUNK (for TOP:
+ * TOP_FIRST_READ) is read before its "+OK", together with the messages
+ * after it, and all of that proven at once (the window); the RETRs that follow are answered from the window
  * without a system call.  A longer message is proven before its "+OK",
  * streamed, and proven again once it has been read.
  */
@@ -47,6 +47,40 @@ line_done(struct emit *e, int cr)
 }
 
 /*
+ * The body of a RETR from a line start: the whole lines that fit in the
+ * room, with nothing to count but the octets, as little work a line as
+ * the emit floor (bench/emit.c) does.  Returns where it stopped, at a
+ * line start: the end of the input, a line without its LF yet, or one
+ * that does not fit.
+ */
+static const char *
+body_lines(struct emit *e, const char *p, const char *end, char **op,
+    const char *olim)
+{
+	char *o = *op, *o0 = o;
+	uint64_t dots = 0;
+	const char *q;
+	size_t len;
+
+	while ((q = memchr(p, '\n', (size_t)(end - p))) != NULL &&
+	    (len = (size_t)(q - p)) + 3 <= (size_t)(olim - o)) {
+		if (*p == '.') {
+			*o++ = '.';	/* RFC 1939 section 3: byte-stuff */
+			dots++;
+		}
+		memcpy(o, p, len);
+		o += len;
+		if (len == 0 || q[-1] != '\r')
+			*o++ = '\r';
+		*o++ = '\n';
+		p = q + 1;
+	}
+	e->sent += (uint64_t)(o - o0) - dots;
+	*op = o;
+	return p;
+}
+
+/*
  * Convert message bytes [p, p + n) into o, which has room for `room`
  * bytes (at least 3: a stuffed dot, CR, LF).  A line that does not fit
  * is cut where the room ends and goes on in the next call.  Returns the
@@ -63,6 +97,11 @@ emit_some(struct emit *e, const char *p, size_t n, char *o, size_t room,
 		size_t len, avail;
 		int cr;
 
+		if (e->line_start && e->in_body && e->lines < 0) {
+			p = body_lines(e, p, end, &o, olim);
+			if (p == end || olim - o < 3)
+				break;
+		}
 		if (e->line_start && *p == '.')
 			*o++ = '.';	/* RFC 1939 section 3: byte-stuff */
 		e->line_start = 0;
@@ -154,16 +193,16 @@ window_has(const struct maildrop *md, uint64_t from, uint64_t to)
 }
 
 /*
- * Read [from, to) and the indexed bytes after it, SEND_CHUNK in all, into
+ * Read [from, to) and the indexed bytes after it, `ahead` in all, into
  * the window, then prove them: proven after the read, they are the bytes
  * indexed.  If something after [from, to) has changed, the window holds
  * [from, to) alone.  -1: [from, to) itself is not as indexed.
  */
 static int
-window_fill(struct maildrop *md, uint64_t from, uint64_t to)
+window_fill(struct maildrop *md, uint64_t from, uint64_t to, size_t ahead)
 {
 	struct md_bufs *b = &md->b;
-	uint64_t end = md->ix.size - from > SEND_CHUNK ? from + SEND_CHUNK :
+	uint64_t end = md->ix.size - from > ahead ? from + ahead :
 	    md->ix.size;
 	ssize_t n;
 
@@ -187,18 +226,21 @@ window_fill(struct maildrop *md, uint64_t from, uint64_t to)
 }
 
 enum md_status
-maildrop_check(struct maildrop *md, unsigned n, const char **why)
+maildrop_check(struct maildrop *md, unsigned n, long lines,
+    const char **why)
 {
 	unsigned i = md->ix.first + n - 1;
 	uint64_t from = md->ix.msg[i].off, to = md_range_end(md, i);
+	/* TOP of a long message wants its head: do not read 256 KB */
+	size_t ahead = lines < 0 ? SEND_CHUNK : TOP_FIRST_READ;
 	int ok;
 
 	if (window_has(md, from, to))
 		return MD_OK;
-	if (to - from <= SEND_CHUNK) {
+	if (to - from <= ahead) {
 		if (window_buf(md, why) == NULL)
 			return MD_TEMP;
-		ok = window_fill(md, from, to) == 0;
+		ok = window_fill(md, from, to, ahead) == 0;
 	} else
 		ok = md_prove(md, from, to);
 	if (!ok) {

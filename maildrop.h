@@ -79,14 +79,15 @@ enum md_status maildrop_uidl(struct maildrop *md, unsigned n,
 
 /*
  * maildrop_check() says whether message n can still be sent as indexed;
- * call it before the "+OK" of RETR or TOP (it may read the message, and
- * the ones after it, ahead: emit.c).  maildrop_send() then streams
+ * call it before the "+OK" of RETR or TOP, with the lines that will be
+ * sent (it may read the message, and the ones after it, ahead: emit.c).
+ * maildrop_send() then streams
  * the message (lines < 0: whole; else the header and that many body
  * lines) with CRLF line ends and byte-stuffing, without the final ".".
  * Any status but MD_OK from maildrop_send() means the response is
  * incomplete and the session must end without sending the ".".
  */
-enum md_status maildrop_check(struct maildrop *md, unsigned n,
+enum md_status maildrop_check(struct maildrop *md, unsigned n, long lines,
     const char **why);
 enum md_status maildrop_send(struct maildrop *md, unsigned n, long lines,
     const struct md_out *out, const char **why);

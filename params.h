@@ -118,8 +118,9 @@
    with the ones after it, up to this much, and proven once: a client
    that retrieves message after message costs one read and one fstat per
    SEND_CHUNK, not per message.  A longer message is streamed through the
-   same buffer; TOP reads less of it first, as most TOP n 0 answers fit in
-   TOP_FIRST_READ. */
+   same buffer.  TOP reads ahead only TOP_FIRST_READ, and of a longer
+   message that much first: most TOP n 0 answers fit in it, and TOP of
+   every message must not read the whole of each. */
 #define SEND_CHUNK	(256 * 1024)
 #define TOP_FIRST_READ	(16 * 1024)
 

@@ -478,7 +478,7 @@ send_message(struct session *s, unsigned n, long lines)
 	const char *why = NULL;
 	enum md_status st;
 
-	if ((st = maildrop_check(s->md, n, &why)) != MD_OK)
+	if ((st = maildrop_check(s->md, n, lines, &why)) != MD_OK)
 		return err(s, md_code(st), "%s", why);
 	chan_mark(s->ch);	/* a cut keeps the replies before this one */
 	if (lines < 0)

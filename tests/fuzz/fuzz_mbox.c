@@ -306,7 +306,7 @@ compare_send(struct maildrop *md, const struct ref *r, unsigned n,
 	size_t wn = ref_send(r, m, lines, want);
 
 	got->n = 0;
-	if (maildrop_check(md, n, &why) != MD_OK ||
+	if (maildrop_check(md, n, lines, &why) != MD_OK ||
 	    maildrop_send(md, n, lines, &out, &why) != MD_OK ||
 	    got->n != wn || memcmp(got->p, want, wn) != 0)
 		abort();

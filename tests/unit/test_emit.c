@@ -24,12 +24,14 @@
 /* ---- stand-ins for what emit.c calls in the other maildrop files ---- */
 
 static int preads, proofs;
+static size_t pread_bytes;
 static uint64_t bad_from = UINT64_MAX, bad_to = UINT64_MAX;
 
 ssize_t
 md_pread(int fd, void *buf, size_t len, uint64_t off)
 {
 	preads++;
+	pread_bytes += len;
 	return pread(fd, buf, len, (off_t)off);
 }
 
@@ -217,7 +219,7 @@ same(unsigned k, long lines, size_t slack)
 	if (want == NULL || (s.p = malloc(s.cap)) == NULL)
 		abort();
 	wn = reference(file + m->off + m->sep_len, in, lines, want, &octets);
-	ok = maildrop_check(md, k + 1, &why) == MD_OK &&
+	ok = maildrop_check(md, k + 1, lines, &why) == MD_OK &&
 	    maildrop_send(md, k + 1, lines, &out, &why) == MD_OK &&
 	    s.n == wn && memcmp(s.p, want, wn) == 0;
 	free(want);
@@ -281,6 +283,30 @@ test_window(void)
 	close_mailbox();
 }
 
+/* TOP reads ahead little: TOP n 0 of every message must not read each
+   message whole. */
+static void
+test_top_reads(void)
+{
+	add_msg(0, 100 * 1024, 70, 0, 0, 0);
+	for (unsigned k = 1; k < 6; k++)
+		add_msg(k, 1000, 30, 0, 0, 0);
+	open_mailbox(6);
+	preads = proofs = 0;
+	pread_bytes = 0;
+	CHECK(same(0, 0, 0) && pread_bytes == TOP_FIRST_READ && proofs == 2,
+	    "TOP n 0 of a 100 KB message: %zu bytes read, %d proofs",
+	    pread_bytes, proofs);
+	preads = proofs = 0;
+	for (unsigned k = 1; k < 6; k++)
+		CHECK(same(k, 0, 0) && same(k, 1, 0), "TOP %u 0, TOP %u 1",
+		    k + 1, k + 1);
+	CHECK(preads == 1 && proofs == 1,
+	    "TOP of five small messages: 1 read, 1 proof (%d, %d)", preads,
+	    proofs);
+	close_mailbox();
+}
+
 /* A rewrite after the window's message: only that message is proven,
    the one after is read again and refused. */
 static void
@@ -298,7 +324,7 @@ test_window_changed(void)
 	    "message 1 sent though message 3 changed");
 	CHECK(same(1, -1, 0) && preads == 2,
 	    "message 2 read again: the window held message 1 alone");
-	CHECK(maildrop_check(md, 3, &why) == MD_TEMP && why != NULL,
+	CHECK(maildrop_check(md, 3, -1, &why) == MD_TEMP && why != NULL,
 	    "message 3 refused before its +OK");
 	close_mailbox();
 }
@@ -326,14 +352,14 @@ test_stream(void)
 	    "the messages around it from the window");
 	bad_from = msgs[1].off + BIG / 2;
 	bad_to = bad_from + 1;
-	CHECK(maildrop_check(md, 2, &why) == MD_TEMP,
+	CHECK(maildrop_check(md, 2, -1, &why) == MD_TEMP,
 	    "a changed long message refused before its +OK");
 	s.n = 0;
 	CHECK(maildrop_send(md, 2, -1, &out, &why) == MD_TEMP &&
 	    why != NULL, "... and cut when it changed while it was sent");
 	bad_from = bad_to = UINT64_MAX;
 	s.gone = 1;
-	CHECK(maildrop_check(md, 2, &why) == MD_OK &&
+	CHECK(maildrop_check(md, 2, -1, &why) == MD_OK &&
 	    maildrop_send(md, 2, -1, &out, &why) == MD_CLIENT,
 	    "a client gone mid-message ends the send");
 	free(s.p);
@@ -351,8 +377,8 @@ test_shrunk(void)
 	open_mailbox(2);
 	if (ftruncate(md->f.fd, (off_t)(msgs[1].off + 10)) != 0)
 		abort();
-	CHECK(maildrop_check(md, 1, &why) == MD_TEMP &&
-	    maildrop_check(md, 2, &why) == MD_TEMP,
+	CHECK(maildrop_check(md, 1, -1, &why) == MD_TEMP &&
+	    maildrop_check(md, 2, -1, &why) == MD_TEMP,
 	    "a file cut short: both messages refused");
 	close_mailbox();
 }
@@ -366,6 +392,7 @@ main(void)
 	test_cuts("CR LF, every 3rd line a dot, no final LF", 1, 3, 1);
 	test_top();
 	test_window();
+	test_top_reads();
 	test_window_changed();
 	test_stream();
 	test_shrunk();
