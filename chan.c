@@ -93,6 +93,23 @@ chan_write(struct chan *c, const char *p, size_t n)
 	return 0;
 }
 
+char *
+chan_room(struct chan *c, size_t min, size_t *len)
+{
+	if (c->failed || min > OUT_BUF)
+		return NULL;
+	if (OUT_BUF - c->out_len < min && chan_flush(c) != 0)
+		return NULL;
+	*len = OUT_BUF - c->out_len;
+	return c->out + c->out_len;
+}
+
+void
+chan_put(struct chan *c, size_t n)
+{
+	c->out_len += n;
+}
+
 int
 chan_printf(struct chan *c, const char *fmt, ...)
 {

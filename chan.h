@@ -39,6 +39,12 @@ int chan_write(struct chan *c, const char *p, size_t n);
 int chan_printf(struct chan *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 int chan_flush(struct chan *c);
+
+/* Output written in place: the free space at the end of the output, at
+   least min bytes (what is corked is sent first if need be), or NULL when
+   the client is gone; then chan_put(c, n) for the n bytes used. */
+char *chan_room(struct chan *c, size_t min, size_t *len);
+void chan_put(struct chan *c, size_t n);
 enum gl chan_getline(struct chan *c, char *line, size_t *len);
 
 /* Remember where the current reply starts; chan_cut drops everything

@@ -318,7 +318,7 @@ maildrop_close(struct maildrop *md)
 	free(md->dig);
 	free(md->b.scan);
 	free(md->b.in);
-	free(md->b.out);
+	free(md->b.win);
 	md_proof_free(md);
 	free(md);
 }

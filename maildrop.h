@@ -44,8 +44,19 @@ struct md_config {
 
 struct maildrop;
 
-/* Sends bytes to the client; returns 0, or -1 when the client is gone. */
-typedef int md_write_fn(void *ctx, const char *buf, size_t len);
+/*
+ * Where RETR and TOP put their bytes: the message is converted straight
+ * into the client's output buffer, not copied there afterwards.  room()
+ * returns the free space at the end of the output, at least min bytes
+ * (min <= OUT_ROOM_MIN; it sends what is buffered first if need be), and
+ * its length in *len, or NULL when the client is gone.  put() says that
+ * the first n bytes of that space now hold output.
+ */
+struct md_out {
+	char *(*room)(void *ctx, size_t min, size_t *len);
+	void (*put)(void *ctx, size_t n);
+	void *ctx;
+};
 
 enum md_status maildrop_open(struct maildrop **mdp,
     const struct md_config *cfg, const char **why);
@@ -68,16 +79,18 @@ enum md_status maildrop_uidl(struct maildrop *md, unsigned n,
 
 /*
  * maildrop_check() says whether message n can still be sent as indexed;
- * call it before the "+OK" of RETR or TOP.  maildrop_send() then streams
+ * call it before the "+OK" of RETR or TOP, with the lines that will be
+ * sent (it may read the message, and the ones after it, ahead: emit.c).
+ * maildrop_send() then streams
  * the message (lines < 0: whole; else the header and that many body
  * lines) with CRLF line ends and byte-stuffing, without the final ".".
  * Any status but MD_OK from maildrop_send() means the response is
  * incomplete and the session must end without sending the ".".
  */
-enum md_status maildrop_check(struct maildrop *md, unsigned n,
+enum md_status maildrop_check(struct maildrop *md, unsigned n, long lines,
     const char **why);
 enum md_status maildrop_send(struct maildrop *md, unsigned n, long lines,
-    md_write_fn *out, void *ctx, const char **why);
+    const struct md_out *out, const char **why);
 
 /* The UPDATE state: remove the messages marked deleted. */
 enum md_status maildrop_update(struct maildrop *md, const char **why);

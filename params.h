@@ -24,6 +24,11 @@
 #define IN_BUF		16384
 #define OUT_BUF		(256 * 1024)
 
+/* RETR and TOP convert a message straight into the output buffer and
+   send it once less than this is free: writes stay near OUT_BUF, and a
+   line end's CR LF and a stuffed dot always fit. */
+#define OUT_ROOM_MIN	4096
+
 /* RFC 1939 section 3: the autologout timer is at least 10 minutes. */
 #define DEFAULT_TIMEOUT	600
 #define MAX_TIMEOUT	86400
@@ -109,8 +114,13 @@
    Updates copy bytes through the same buffer. */
 #define SCAN_BUF	(1024 * 1024)
 
-/* RETR reads this much at a time; the converted output is at most 2x.
-   TOP reads less first: most TOP n 0 answers fit in it. */
+/* RETR and TOP read this much at a time.  A message that fits is read
+   with the ones after it, up to this much, and proven once: a client
+   that retrieves message after message costs one read and one fstat per
+   SEND_CHUNK, not per message.  A longer message is streamed through the
+   same buffer.  TOP reads ahead only TOP_FIRST_READ, and of a longer
+   message that much first: most TOP n 0 answers fit in it, and TOP of
+   every message must not read the whole of each. */
 #define SEND_CHUNK	(256 * 1024)
 #define TOP_FIRST_READ	(16 * 1024)
 

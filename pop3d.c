@@ -453,10 +453,16 @@ cmd_list(struct session *s, int argc, char **argv)
 	return REPLY_DONE;
 }
 
-static int
-to_client(void *ctx, const char *buf, size_t len)
+static char *
+client_room(void *ctx, size_t min, size_t *len)
 {
-	return chan_write(ctx, buf, len);
+	return chan_room(ctx, min, len);
+}
+
+static void
+client_put(void *ctx, size_t n)
+{
+	chan_put(ctx, n);
 }
 
 /* RETR and TOP: "+OK", the message, "." -- or a cut-off response and
@@ -464,10 +470,11 @@ to_client(void *ctx, const char *buf, size_t len)
 static enum reply
 send_message(struct session *s, unsigned n, long lines)
 {
+	const struct md_out out = { client_room, client_put, s->ch };
 	const char *why = NULL;
 	enum md_status st;
 
-	if ((st = maildrop_check(s->md, n, &why)) != MD_OK)
+	if ((st = maildrop_check(s->md, n, lines, &why)) != MD_OK)
 		return err(s, md_code(st), "%s", why);
 	chan_mark(s->ch);	/* a cut keeps the replies before this one */
 	if (lines < 0)
@@ -475,7 +482,7 @@ send_message(struct session *s, unsigned n, long lines)
 		    maildrop_size(s->md, n));
 	else
 		(void)chan_printf(s->ch, "+OK top of message follows\r\n");
-	st = maildrop_send(s->md, n, lines, to_client, s->ch, &why);
+	st = maildrop_send(s->md, n, lines, &out, &why);
 	if (st != MD_OK) {
 		s->leave = st == MD_CLIENT ? LEAVE_EOF : LEAVE_ERROR;
 		s->internal = st != MD_CLIENT;

@@ -165,6 +165,7 @@ maildrop_update(struct maildrop *md, const char **why)
 	}
 	if ((st = md_lock(md, why)) != MD_OK)
 		return st;
+	md->b.ok_from = md->b.ok_to = 0;	/* the offsets move (emit.c) */
 	st = update_locked(md, why);
 	md_unlock(md);
 	free(md->b.scan);

@@ -298,6 +298,31 @@ retr_not_complete() {
 	retr_not_complete 1
 }
 
+@test "RETR of a message read and proven with the one before it, then rewritten: the bytes indexed or none" {
+	# RETR 1 reads messages 1-3 at once and proves them (emit.c); a
+	# rewrite after that must never reach the client as message 2
+	integ_gen s,s,s
+	pop3_raw <<-EOF
+	$LOGIN
+	RETR 2
+	QUIT
+	EOF
+	cp "$PARTS/1" "$BATS_TEST_TMPDIR/orig2"
+	grep -q "integ message 2 kind s" "$BATS_TEST_TMPDIR/orig2"
+	pop3_raw <<-EOF
+	$LOGIN
+	RETR 1
+	!sh python3 -c 'import sys; p=sys.argv[1]; d=open(p,"rb").read(); open(p,"r+b").write(d.replace(b"Subject: integ message 2 kind s", b"Subject: INTEG MESSAGE 2 KIND S"))' $MBOX
+	RETR 2
+	QUIT
+	EOF
+	grep -q "INTEG MESSAGE 2" "$MBOX"
+	! grep -q "INTEG MESSAGE 2" "$RAW"
+	if grep -q "^2 octets=.* complete" <<< "$output"; then
+		cmp "$BATS_TEST_TMPDIR/orig2" "$PARTS/2"
+	fi
+}
+
 @test "RETR never sends another message in the place of the one asked for (same From_ lines and sizes)" {
 	# three messages with one From_ line and equal sizes, as a burst
 	# from one sender within a second looks; another session deletes

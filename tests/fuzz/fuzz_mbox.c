@@ -255,19 +255,28 @@ ref_dots(const struct ref *r, const struct ref_msg *m)
 
 struct sink {
 	char *p;
-	size_t n, cap;
+	size_t n, cap;	/* p has OUT_ROOM_MIN more: room() never flushes */
 };
 
-static int
-to_sink(void *ctx, const char *buf, size_t len)
+static char *
+sink_room(void *ctx, size_t min, size_t *len)
 {
 	struct sink *s = ctx;
 
-	if (len > s->cap - s->n)
+	*len = s->cap + OUT_ROOM_MIN - s->n;
+	if (*len < min)
+		abort();
+	return s->p + s->n;
+}
+
+static void
+sink_put(void *ctx, size_t n)
+{
+	struct sink *s = ctx;
+
+	if (n > s->cap - s->n)
 		abort();	/* more than the reference's bytes */
-	memcpy(s->p + s->n, buf, len);
-	s->n += len;
-	return 0;
+	s->n += n;
 }
 
 static char path[64];
@@ -292,12 +301,13 @@ static void
 compare_send(struct maildrop *md, const struct ref *r, unsigned n,
     const struct ref_msg *m, long lines, char *want, struct sink *got)
 {
+	const struct md_out out = { sink_room, sink_put, got };
 	const char *why;
 	size_t wn = ref_send(r, m, lines, want);
 
 	got->n = 0;
-	if (maildrop_check(md, n, &why) != MD_OK ||
-	    maildrop_send(md, n, lines, to_sink, got, &why) != MD_OK ||
+	if (maildrop_check(md, n, lines, &why) != MD_OK ||
+	    maildrop_send(md, n, lines, &out, &why) != MD_OK ||
 	    got->n != wn || memcmp(got->p, want, wn) != 0)
 		abort();
 }
@@ -308,7 +318,7 @@ compare(struct maildrop *md, const struct ref *r, size_t cap)
 	unsigned first = r->nmsg > 0 && r->m[0].pseudo;
 	char *want = malloc(cap), uidl[MD_UIDL_MAX + 1];
 	char (*seen)[MD_UIDL_MAX + 1] = calloc(r->nmsg + 1, sizeof(*seen));
-	struct sink got = { malloc(cap), 0, cap };
+	struct sink got = { malloc(cap + OUT_ROOM_MIN), 0, cap };
 	const char *why;
 
 	if (want == NULL || got.p == NULL || seen == NULL)
