@@ -22,7 +22,7 @@
 
 #include "params.h"
 
-#define MDINDEX_VERSION	1
+#define MDINDEX_VERSION	2
 #define MDINDEX_DIGEST_LEN 16	/* UIDL digest: SHA-256, truncated */
 #define MDINDEX_TAG_LEN	16	/* Poly1305 tag of one block */
 #define MDINDEX_KEY_LEN	32	/* Poly1305 key the tags were made with */
@@ -40,7 +40,9 @@
 /* mdindex_msg.flags */
 #define MDINDEX_HIDDEN	1u	/* the c-client pseudo-message, not served */
 #define MDINDEX_DIGEST	2u	/* digest and dup hold the UIDL digest */
-#define MDINDEX_FLAGS	(MDINDEX_HIDDEN | MDINDEX_DIGEST)
+#define MDINDEX_CLEN	4u	/* its header had a Content-Length, so where
+				   it ends may depend on bytes after it */
+#define MDINDEX_FLAGS	(MDINDEX_HIDDEN | MDINDEX_DIGEST | MDINDEX_CLEN)
 
 struct mdindex_msg {
 	uint64_t off;		/* first byte of the From_ line */
@@ -69,6 +71,8 @@ struct mdindex {
 	uint32_t nmsg;
 	uint64_t blk_size;	/* the last block may be shorter */
 	uint32_t nblk;		/* = ceil(end / blk_size) */
+	uint32_t doubt;		/* blocks [0, doubt) were carried over from an
+				   index of a smaller file, unread since */
 	unsigned char key[MDINDEX_KEY_LEN];
 	/* set by mdindex_decode only: the validated bytes, not owned */
 	const unsigned char *bytes;
