@@ -82,14 +82,29 @@ md_proof_begin(struct maildrop *md, const char **why)
 	if ((pf->blk = calloc(pf->nblk, sizeof(*pf->blk))) == NULL)
 		return MD_TEMP;
 	*why = "cannot fingerprint the mailbox";
-	if ((pf->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL ||
-	    (pf->ctx = EVP_MAC_CTX_new(pf->mac)) == NULL ||
-	    getrandom(pf->key, sizeof(pf->key), 0) != (ssize_t)sizeof(pf->key)) {
-		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
+	if (getrandom(pf->key, sizeof(pf->key), 0) !=
+	    (ssize_t)sizeof(pf->key)) {
+		syslog(LOG_ERR, "getrandom: %s", strerror(errno));
 		return MD_TEMP;
 	}
 	*why = NULL;
 	return MD_OK;
+}
+
+/* Poly1305 is set up when a first block is tagged: a login that loads an
+   unchanged mailbox's index may never need it. */
+static int
+mac_ready(struct md_proof *pf)
+{
+	if (pf->ctx != NULL)
+		return 0;
+	if ((pf->mac == NULL &&
+	    (pf->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL) ||
+	    (pf->ctx = EVP_MAC_CTX_new(pf->mac)) == NULL) {
+		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
+		return -1;
+	}
+	return 0;
 }
 
 /* Tag [off, off + n), the next bytes of the file in order. */
@@ -100,7 +115,7 @@ md_proof_feed(struct maildrop *md, const char *p, size_t n, uint64_t off)
 	uint64_t size = (uint64_t)pf->snap.st_size;
 	size_t tl;
 
-	if (off != pf->fed || n > size - off)
+	if (off != pf->fed || n > size - off || mac_ready(pf) != 0)
 		return -1;
 	while (n > 0) {
 		size_t b = (size_t)(pf->fed / pf->blk_size);
@@ -134,7 +149,8 @@ block_tag(struct maildrop *md, size_t b, uint64_t end,
 
 	if (md->b.in == NULL && (md->b.in = malloc(SEND_CHUNK)) == NULL)
 		return -1;
-	if (EVP_MAC_init(pf->ctx, pf->key, sizeof(pf->key), NULL) != 1)
+	if (mac_ready(pf) != 0 ||
+	    EVP_MAC_init(pf->ctx, pf->key, sizeof(pf->key), NULL) != 1)
 		return -1;
 	while (off < end) {
 		size_t n = end - off > SEND_CHUNK ? SEND_CHUNK :
