@@ -87,6 +87,7 @@ struct md_persist {
 	int ready;		/* a session's open succeeded: may store */
 	int stale;		/* a proof failed: the file must go */
 	size_t doubt;		/* grown: blocks taken over unread */
+	uint64_t tail;		/* grown: bytes scanned from the resume */
 	struct timespec tick;	/* CLOCK_REALTIME_COARSE after the snapshot,
 				   under the lock */
 	const char *verdict;	/* for --check-user */

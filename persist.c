@@ -205,6 +205,7 @@ grown(struct maildrop *md, uint64_t *from)
 		return MD_LOAD_SCAN;
 	}
 	*from = ix->msg[k].off;
+	md->px.tail = (uint64_t)md->pf.snap.st_size - *from;
 	ix->nmsg = k;
 	ix->size = *from;
 	free(md->dig);	/* all or none: computed when UIDL is first asked */
@@ -262,6 +263,15 @@ md_persist_grown(struct maildrop *md)
 	md_proof_doubt(md, md->px.doubt);
 }
 
+/* A grown mailbox whose new bytes cost the next login less to scan
+   again than the index costs to write now (INDEX_TAIL_REWRITE). */
+static int
+tail_cheap(const struct maildrop *md)
+{
+	return md->px.tail > 0 && md->px.tail / INDEX_TAIL_REWRITE <
+	    (uint64_t)md->ix.nmsg * MDINDEX_MSG_LEN;
+}
+
 /* Read after the snapshot and the settle wait, still under the lock. */
 void
 md_persist_tick(struct maildrop *md)
@@ -269,7 +279,7 @@ md_persist_tick(struct maildrop *md)
 	if (clock_gettime(CLOCK_REALTIME_COARSE, &md->px.tick) != 0)
 		md->px.tick.tv_sec = md->px.tick.tv_nsec = 0;
 	md->px.ready = !md->cfg.inspect;
-	if (!md->px.loaded)
+	if (!md->px.loaded && !tail_cheap(md))
 		md->px.dirty = 1;
 }
 
@@ -418,6 +428,7 @@ md_persist_updated(struct maildrop *md, unsigned first, uint64_t s1)
 	md->pf.snap.st_size = (off_t)out;
 	md_proof_settle_on(&md->pf.snap);
 	md->px.loaded = 0;
+	md->px.tail = 0;	/* what the update knows is worth writing */
 	md_persist_tick(md);
 }
 
