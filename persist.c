@@ -107,7 +107,8 @@ adopt_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
 	e->end = m->end;
 	e->size = m->size;
 	e->sep_len = m->sep_len;
-	e->flags = (m->flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0;
+	e->flags = ((m->flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0) |
+	    ((m->flags & MDINDEX_CLEN) ? F_CLEN : 0);
 	if (!(m->flags & MDINDEX_DIGEST))
 		ad->all_digests = 0;
 	else if (ad->all_digests)
@@ -294,7 +295,8 @@ source_msg(void *arg, uint32_t i, struct mdindex_msg *m)
 	m->end = e->end;
 	m->size = e->size;
 	m->sep_len = e->sep_len;
-	m->flags = (e->flags & F_HIDDEN) ? MDINDEX_HIDDEN : 0;
+	m->flags = ((e->flags & F_HIDDEN) ? MDINDEX_HIDDEN : 0) |
+	    ((e->flags & F_CLEN) ? MDINDEX_CLEN : 0);
 	if (md_digest_get(md, i, m->digest, &m->dup))
 		m->flags |= MDINDEX_DIGEST;
 }

@@ -285,6 +285,31 @@ QUIT"
 	! grep -q "index not used" "$SYSLOG_FILE"
 }
 
+@test "an append that a Content-Length before it now lands on: read from that message on, as a scan would" {
+	mbox_make 6
+	# msg 7's Content-Length reaches past the end of the file, so a scan
+	# ignores it and its unquoted From_ line starts a message; once msg 8
+	# is appended it lands on the file's last empty line, and a scan of
+	# the whole file reads msgs 7 and 8 as one
+	python3 - "$MBOX" <<-'EOF'
+	import sys
+	date = b"Mon Jan  1 00:00:00 2024"
+	body = b"a\n\nFrom inner@example.org " + date + b"\nb\n\n"
+	later = (b"From sender@example.org " + date +
+	    b"\nFrom: sender@example.org\nSubject: msg 8\n\nbody 8\n\n")
+	clen = len(body) + len(later) - 1
+	with open(sys.argv[1], "ab") as f:
+	    f.write(b"From sender@example.org " + date +
+	        b"\nFrom: sender@example.org\nSubject: msg 7\n" +
+	        b"Content-Length: %d\n\n" % clen + body)
+	EOF
+	warm
+	[[ "$output" == *"+OK 8 "* ]]	# 6, msg 7 and its inner From_ line
+	mbox_add "msg 8" "body 8"
+	compare
+	[[ "$output" == *"+OK 6 "* ]]	# the last STAT: 7, less the DELE
+}
+
 @test "a truncated mailbox: not trusted" {
 	mbox_make 7
 	warm
