@@ -142,10 +142,12 @@ enum mdindex_trust {
 				   ix->end, then scan only [ix->end, size) */
 };
 /*
- * GREW proves where the old end is, not the bytes before it: a rewrite
- * plus an append also looks like this.  So the session keeps the index's
- * snapshot as "the file as indexed", and the in-session proof checks
- * every byte it then reads (RETR, UIDL, UPDATE) against the stored tags.
+ * GREW says nothing of the bytes before the old end: a rewrite plus an
+ * append also looks like this.  So the session proves the blocks it
+ * resumes the scan in, and keeps the ones before as doubtful (the
+ * header's doubt): the in-session proof checks every byte it then reads
+ * from them (RETR, UIDL, UPDATE) against the stored tags, even while the
+ * file is as it was at login (persist.c, proof.c).
  */
 
 /* mbox: fstat of the open mailbox; file: fstat of the open index file. */
@@ -188,9 +190,8 @@ enum mdindex_io mdindex_write(int dirfd, const char *name,
 /*
  * The two calls a maildrop makes.  mdindex_load reads dirfd/name,
  * decoding it as it goes, and judges it against mbox (fstat of the open
- * mailbox) once its header is read: on UNCHANGED the entries go to sink,
- * whose begin may still refuse; on GREW they are only checked; *ix is
- * the header.  On UNTRUSTED *why says why, or is NULL when there is no
+ * mailbox) once its header is read: on UNCHANGED and GREW the entries
+ * go to sink, whose begin may still refuse; *ix is the header.  On UNTRUSTED *why says why, or is NULL when there is no
  * index file at all (nothing to log); whatever sink was given is then
  * to be dropped.  mdindex_store encodes ix and src straight into the
  * file; MDINDEX_IO_BUSY means another writer is at it, which is not an
