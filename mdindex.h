@@ -138,8 +138,8 @@ const unsigned char *mdindex_tag_at(const struct mdindex *ix, uint32_t b);
 enum mdindex_trust {
 	MDINDEX_UNTRUSTED = 0,	/* ignore it: full scan, log *why once */
 	MDINDEX_UNCHANGED,	/* the same file, untouched: read no byte */
-	MDINDEX_GREW		/* prove the last block and a From_ line at
-				   ix->end, then scan only [ix->end, size) */
+	MDINDEX_GREW		/* prove the blocks of the last message(s)
+				   up to ix->end, then scan from there */
 };
 /*
  * GREW says nothing of the bytes before the old end: a rewrite plus an

@@ -9,7 +9,8 @@
  * them and struct maildrop.  A loaded index fills the in-memory index,
  * the proof's tags and key, and the UIDL digests, so the session then
  * runs exactly as if it had scanned: whatever it reads is still proven
- * against the tags once the file has changed.  The index describes the
+ * against the tags once the file has changed, and, for the blocks a
+ * login on a grown mailbox did not read, before it is first used.  The index describes the
  * snapshot taken under the lock at login and the clock tick read after
  * it, whenever it is written, so a later change of the mailbox makes it
  * untrusted or "grown", never wrong.
