@@ -115,6 +115,20 @@ md_spool_store_index(struct maildrop *md, const struct mdindex *ix,
 	return r == MDINDEX_IO_OK ? 0 : -1;
 }
 
+/* A stale index goes, by the same group as it was written with. */
+int
+md_spool_unlink_index(struct maildrop *md)
+{
+	int r, e;
+
+	spool_raise(md);
+	r = unlinkat(md->px.dirfd, md->px.name, 0);
+	e = errno;
+	spool_lower(md);
+	errno = e;
+	return r;
+}
+
 /* After the last update the group is not needed again: forget it. */
 void
 md_spool_forget(struct maildrop *md)

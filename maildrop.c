@@ -75,7 +75,8 @@ index_add(struct maildrop *md, const struct scan_msg *m)
 	e->end = m->end;
 	e->size = m->size;
 	e->sep_len = m->sep_len;
-	e->flags = m->hidden && ix->nmsg == 1 ? F_HIDDEN : 0;
+	e->flags = (m->hidden && ix->nmsg == 1 ? F_HIDDEN : 0) |
+	    (m->clen ? F_CLEN : 0);
 	if (e->flags & F_HIDDEN)
 		ix->first = 1;
 	return 0;
@@ -109,18 +110,20 @@ enum md_status
 md_index_file(struct maildrop *md, const char **why)
 {
 	enum md_status st;
-	uint64_t size, stop;
+	uint64_t size, stop, from = 0;
 
 	if ((st = md_proof_begin(md, why)) != MD_OK)
 		return st;
 	size = (uint64_t)md->pf.snap.st_size;
-	if (size > 0 && md_persist_load(md)) {
+	if (size > 0 && md_persist_load(md, &from) == MD_LOAD_UNCHANGED) {
 		md_recount(md);
 		return MD_OK;
 	}
-	if ((st = check_mbox_start(md, size, why)) != MD_OK || size == 0)
+	/* a grown file: the index holds [0, from), from is a From_ line */
+	if (from == 0 &&
+	    ((st = check_mbox_start(md, size, why)) != MD_OK || size == 0))
 		return st;
-	st = md_scan(md, 0, size, index_add, &stop, why);
+	st = md_scan(md, from, size, index_add, &stop, why);
 	if (st == MD_OK && md->ix.oom) {
 		*why = "out of memory";
 		st = MD_TEMP;
@@ -134,6 +137,8 @@ md_index_file(struct maildrop *md, const char **why)
 		    MAX_MSGS, MAX_MSGS);
 	if ((st = md_proof_end(md, why)) != MD_OK)
 		return st;
+	if (from > 0)
+		md_persist_grown(md);
 	md_recount(md);
 	return MD_OK;
 }

@@ -139,7 +139,10 @@ scan_check_clen(struct scanner *s, uint64_t off)
 	uint64_t end;
 	ssize_t n;
 
-	if (!s->have_clen || s->clen > s->to - off)
+	if (!s->have_clen)
+		return;
+	s->m.clen = 1;
+	if (s->clen > s->to - off)
 		return;
 	end = off + s->clen;
 	if (end == s->to) {

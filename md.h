@@ -48,6 +48,8 @@ _Static_assert(sizeof(time_t) == 8,
 
 #define F_DELETED	1u
 #define F_HIDDEN	2u	/* a c-client folder-internal pseudo-message */
+#define F_CLEN		4u	/* its header had a Content-Length: where it
+				   ends may depend on the bytes after it */
 
 struct md_msg {
 	uint64_t off;		/* first byte of the From_ line */
@@ -96,6 +98,9 @@ struct md_persist {
 	int loaded;		/* login used it: no mailbox byte was read */
 	int dirty;		/* this session knows more than the file */
 	int ready;		/* a session's open succeeded: may store */
+	int stale;		/* a proof failed: the file must go */
+	size_t doubt;		/* grown: blocks taken over unread */
+	uint64_t tail;		/* grown: bytes scanned from the resume */
 	struct timespec tick;	/* CLOCK_REALTIME_COARSE after the snapshot,
 				   under the lock */
 	const char *verdict;	/* for --check-user */
@@ -111,6 +116,8 @@ struct md_proof {
 	size_t nblk;
 	uint64_t blk_size;
 	uint64_t fed;		/* bytes tagged so far while indexing */
+	size_t ndoubt;		/* blocks whose tags came from an index of
+				   the file before it grew, not read back */
 	EVP_MAC_CTX *ctx;	/* the MAC of the block being fed */
 };
 
@@ -145,6 +152,7 @@ void md_recount(struct maildrop *);
 struct scan_msg {
 	uint64_t off, end, size, sep_len;
 	int hidden;
+	int clen;		/* a Content-Length was weighed */
 };
 typedef int scan_fn(struct maildrop *, const struct scan_msg *);
 enum md_status md_scan(struct maildrop *, uint64_t, uint64_t, scan_fn *,
@@ -165,6 +173,7 @@ struct mdindex;
 struct mdindex_source;
 int md_spool_store_index(struct maildrop *, const struct mdindex *,
     const struct mdindex_source *, const char **);
+int md_spool_unlink_index(struct maildrop *);
 void md_spool_forget(struct maildrop *);
 
 /* proof.c */
@@ -177,6 +186,10 @@ enum md_status md_prove_grown(struct maildrop *, uint64_t, uint64_t *,
     const char **);
 void md_proof_free(struct maildrop *);
 int md_proof_retag(struct maildrop *, uint64_t);
+void md_proof_doubt(struct maildrop *, size_t);
+size_t md_proof_doubted(const struct maildrop *);
+int md_proof_resume(struct maildrop *, uint64_t, uint64_t, size_t *);
+void md_proof_restart(struct maildrop *);
 unsigned char *md_proof_tag(struct maildrop *, size_t);
 void md_proof_settle_on(const struct stat *);
 
@@ -190,7 +203,9 @@ int md_digests_renumber(struct maildrop *);
 
 /* persist.c */
 enum md_status md_persist_new(struct maildrop *, const char **);
-int md_persist_load(struct maildrop *);
+enum md_load { MD_LOAD_SCAN, MD_LOAD_UNCHANGED, MD_LOAD_GREW };
+enum md_load md_persist_load(struct maildrop *, uint64_t *);
+void md_persist_grown(struct maildrop *);
 void md_persist_tick(struct maildrop *);
 void md_persist_updated(struct maildrop *, unsigned, uint64_t);
 void md_persist_store(struct maildrop *);

@@ -25,10 +25,13 @@
  *       80      8  indexed end: bytes indexed
  *       88      8  block size
  *       96      4  block count b
- *      100      4  zero
+ *      100      4  doubtful blocks d <= b: blocks [0, d) were taken
+ *                  over from an index of the file before it grew, and
+ *                  no session has read them back since
  *      104     32  Poly1305 key of the block tags
  *      136   56 n  per message: off 8, end 8, RETR size 8, From_ line
- *                  length 8, flags 4, dup 4, UIDL digest 16
+ *                  length 8, flags 4 (hidden 1, digest 2, the
+ *                  header had a Content-Length 4), dup 4, UIDL digest 16
  *       ..   16 b  per block: its Poly1305 tag
  *       ..     16  SHA-256 of all the bytes before, truncated
  *
@@ -142,7 +145,8 @@ msg_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
 static int
 head_ok(const struct mdindex *ix, const char **why)
 {
-	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS) {
+	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
+	    ix->doubt > ix->nblk) {
 		*why = "index counts out of bounds";
 		return 0;
 	}
@@ -180,7 +184,7 @@ encode_head(const struct mdindex *ix, unsigned char *h)
 	le_put(h + 80, ix->end, 8);
 	le_put(h + 88, ix->blk_size, 8);
 	le_put(h + 96, ix->nblk, 4);
-	le_put(h + 100, 0, 4);
+	le_put(h + 100, ix->doubt, 4);
 	memcpy(h + 104, ix->key, MDINDEX_KEY_LEN);
 }
 
@@ -338,8 +342,9 @@ decode_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
 	}
 	ix->nmsg = (uint32_t)le_get(h + 76, 4);
 	ix->nblk = (uint32_t)le_get(h + 96, 4);
+	ix->doubt = (uint32_t)le_get(h + 100, 4);
 	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
-	    le_get(h + 100, 4) != 0) {
+	    ix->doubt > ix->nblk) {
 		*why = "index counts out of bounds";
 		return -1;
 	}

@@ -22,7 +22,7 @@
 
 #include "params.h"
 
-#define MDINDEX_VERSION	1
+#define MDINDEX_VERSION	2
 #define MDINDEX_DIGEST_LEN 16	/* UIDL digest: SHA-256, truncated */
 #define MDINDEX_TAG_LEN	16	/* Poly1305 tag of one block */
 #define MDINDEX_KEY_LEN	32	/* Poly1305 key the tags were made with */
@@ -40,7 +40,9 @@
 /* mdindex_msg.flags */
 #define MDINDEX_HIDDEN	1u	/* the c-client pseudo-message, not served */
 #define MDINDEX_DIGEST	2u	/* digest and dup hold the UIDL digest */
-#define MDINDEX_FLAGS	(MDINDEX_HIDDEN | MDINDEX_DIGEST)
+#define MDINDEX_CLEN	4u	/* its header had a Content-Length, so where
+				   it ends may depend on bytes after it */
+#define MDINDEX_FLAGS	(MDINDEX_HIDDEN | MDINDEX_DIGEST | MDINDEX_CLEN)
 
 struct mdindex_msg {
 	uint64_t off;		/* first byte of the From_ line */
@@ -69,6 +71,8 @@ struct mdindex {
 	uint32_t nmsg;
 	uint64_t blk_size;	/* the last block may be shorter */
 	uint32_t nblk;		/* = ceil(end / blk_size) */
+	uint32_t doubt;		/* blocks [0, doubt) were carried over from an
+				   index of a smaller file, unread since */
 	unsigned char key[MDINDEX_KEY_LEN];
 	/* set by mdindex_decode only: the validated bytes, not owned */
 	const unsigned char *bytes;
@@ -134,14 +138,16 @@ const unsigned char *mdindex_tag_at(const struct mdindex *ix, uint32_t b);
 enum mdindex_trust {
 	MDINDEX_UNTRUSTED = 0,	/* ignore it: full scan, log *why once */
 	MDINDEX_UNCHANGED,	/* the same file, untouched: read no byte */
-	MDINDEX_GREW		/* prove the last block and a From_ line at
-				   ix->end, then scan only [ix->end, size) */
+	MDINDEX_GREW		/* prove the blocks of the last message(s)
+				   up to ix->end, then scan from there */
 };
 /*
- * GREW proves where the old end is, not the bytes before it: a rewrite
- * plus an append also looks like this.  So the session keeps the index's
- * snapshot as "the file as indexed", and the in-session proof checks
- * every byte it then reads (RETR, UIDL, UPDATE) against the stored tags.
+ * GREW says nothing of the bytes before the old end: a rewrite plus an
+ * append also looks like this.  So the session proves the blocks it
+ * resumes the scan in, and keeps the ones before as doubtful (the
+ * header's doubt): the in-session proof checks every byte it then reads
+ * from them (RETR, UIDL, UPDATE) against the stored tags, even while the
+ * file is as it was at login (persist.c, proof.c).
  */
 
 /* mbox: fstat of the open mailbox; file: fstat of the open index file. */
@@ -184,9 +190,8 @@ enum mdindex_io mdindex_write(int dirfd, const char *name,
 /*
  * The two calls a maildrop makes.  mdindex_load reads dirfd/name,
  * decoding it as it goes, and judges it against mbox (fstat of the open
- * mailbox) once its header is read: on UNCHANGED the entries go to sink,
- * whose begin may still refuse; on GREW they are only checked; *ix is
- * the header.  On UNTRUSTED *why says why, or is NULL when there is no
+ * mailbox) once its header is read: on UNCHANGED and GREW the entries
+ * go to sink, whose begin may still refuse; *ix is the header.  On UNTRUSTED *why says why, or is NULL when there is no
  * index file at all (nothing to log); whatever sink was given is then
  * to be dropped.  mdindex_store encodes ix and src straight into the
  * file; MDINDEX_IO_BUSY means another writer is at it, which is not an

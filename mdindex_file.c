@@ -308,7 +308,7 @@ judge_begin(void *arg, const struct mdindex *ix, const char **why)
 	j->t = mdindex_trust(ix, j->mbox, j->file, why);
 	if (j->t == MDINDEX_UNTRUSTED)
 		return -1;
-	if (j->t == MDINDEX_GREW || j->sink == NULL)
+	if (j->sink == NULL)
 		return 0;
 	return j->sink->begin(j->sink->arg, ix, why);
 }

@@ -9,7 +9,8 @@
  * them and struct maildrop.  A loaded index fills the in-memory index,
  * the proof's tags and key, and the UIDL digests, so the session then
  * runs exactly as if it had scanned: whatever it reads is still proven
- * against the tags once the file has changed.  The index describes the
+ * against the tags once the file has changed, and, for the blocks a
+ * login on a grown mailbox did not read, before it is first used.  The index describes the
  * snapshot taken under the lock at login and the clock tick read after
  * it, whenever it is written, so a later change of the mailbox makes it
  * untrusted or "grown", never wrong.
@@ -107,7 +108,8 @@ adopt_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
 	e->end = m->end;
 	e->size = m->size;
 	e->sep_len = m->sep_len;
-	e->flags = (m->flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0;
+	e->flags = ((m->flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0) |
+	    ((m->flags & MDINDEX_CLEN) ? F_CLEN : 0);
 	if (!(m->flags & MDINDEX_DIGEST))
 		ad->all_digests = 0;
 	else if (ad->all_digests)
@@ -160,41 +162,116 @@ untrusted(struct maildrop *md, const char *why)
 }
 
 /*
- * At login, after md_proof_begin's fstat (under the lock, but for
- * --check-user): 1 when the index describes the mailbox as it is and
- * now fills the maildrop, so nothing needs to be read; 0 when the
- * caller must scan.  A mailbox that only grew is scanned whole for now:
- * proving the indexed bytes costs the same read.
+ * The first message a scan of a grown file must start from to find what
+ * a scan of the whole file would: the last one (its end and size depend
+ * on what follows it), or an earlier one whose Content-Length was
+ * weighed (mbox.c trusts it only where it lands on a separator or on the
+ * end of the file, which the new bytes may change).  0: from the start.
  */
-int
-md_persist_load(struct maildrop *md)
+static unsigned
+resume_at(const struct md_index *ix)
+{
+	for (unsigned i = 0; i + 1 < ix->nmsg; i++)
+		if (ix->msg[i].flags & F_CLEN)
+			return i;
+	return ix->nmsg > 0 ? ix->nmsg - 1 : 0;
+}
+
+/*
+ * The mailbox grew since the index was written.  The entries before the
+ * resuming message are kept as the index has them; the blocks from the
+ * separator before it to the old end must hold the bytes they were
+ * tagged over (else the index's end is not where it was, and the whole
+ * file is scanned).  What lies before those blocks is not read now, so
+ * its blocks stay doubtful: proven before any of their bytes is sent,
+ * digested or cut, even while the file stays as it is (proof.c).
+ */
+static enum md_load
+grown(struct maildrop *md, uint64_t *from)
+{
+	struct md_index *ix = &md->ix;
+	unsigned k = resume_at(ix);
+	size_t first;
+
+	if (k == 0) {
+		md->px.verdict = "exists; the mailbox grew since and must be "
+		    "scanned from its first message";
+		adopt_drop(md);
+		md_proof_restart(md);
+		return MD_LOAD_SCAN;
+	}
+	if (md_proof_resume(md, ix->msg[k].off, ix->size, &first) != 0) {
+		adopt_drop(md);
+		md_proof_restart(md);
+		untrusted(md, "the end of the indexed mail is not as indexed");
+		return MD_LOAD_SCAN;
+	}
+	*from = ix->msg[k].off;
+	md->px.tail = (uint64_t)md->pf.snap.st_size - *from;
+	ix->nmsg = k;
+	ix->size = *from;
+	free(md->dig);	/* all or none: computed when UIDL is first asked */
+	md->dig = NULL;
+	md->px.doubt = first;
+	md->px.verdict = "is used: the mailbox grew since, so a login reads "
+	    "only the new mail";
+	return MD_LOAD_GREW;
+}
+
+/*
+ * At login, after md_proof_begin's fstat (under the lock, but for
+ * --check-user): UNCHANGED when the index describes the mailbox as it
+ * is and now fills the maildrop, so nothing needs to be read; GREW when
+ * it holds the mailbox's first messages and the caller scans from *from
+ * to the end (then md_persist_grown); SCAN when the caller must scan
+ * the whole file.
+ */
+enum md_load
+md_persist_load(struct maildrop *md, uint64_t *from)
 {
 	struct mdindex dix;
 	struct adopt ad = { md, 0 };
 	struct mdindex_sink sink = { adopt_begin, adopt_msg, adopt_tag, &ad };
 	enum mdindex_trust t;
 	const char *why = NULL;
+	uint32_t doubt;
 
+	*from = 0;
 	if (md->px.path == NULL)
-		return 0;
+		return MD_LOAD_SCAN;
 	t = mdindex_load(md->px.dirfd, md->px.name, &md->pf.snap, &dix, &sink,
 	    &why);
-	if (t == MDINDEX_UNCHANGED)
+	if (t != MDINDEX_UNTRUSTED)
 		adopt_done(&ad, &dix);
+	doubt = dix.doubt;
 	mdindex_free(&dix);
-	if (t == MDINDEX_GREW) {
-		md->px.verdict = "exists; the mailbox grew since, so a login "
-		    "scans it";
-		return 0;
-	}
-	if (t != MDINDEX_UNCHANGED) {
+	if (t == MDINDEX_UNTRUSTED) {
 		adopt_drop(md);
 		untrusted(md, why);
-		return 0;
+		return MD_LOAD_SCAN;
 	}
+	if (t == MDINDEX_GREW)
+		return grown(md, from);
+	md_proof_doubt(md, doubt);
 	md->px.loaded = 1;
 	md->px.verdict = "is trusted: the mailbox is unchanged";
-	return 1;
+	return MD_LOAD_UNCHANGED;
+}
+
+/* After the scan of a grown file and md_proof_end. */
+void
+md_persist_grown(struct maildrop *md)
+{
+	md_proof_doubt(md, md->px.doubt);
+}
+
+/* A grown mailbox whose new bytes cost the next login less to scan
+   again than the index costs to write now (INDEX_TAIL_REWRITE). */
+static int
+tail_cheap(const struct maildrop *md)
+{
+	return md->px.tail > 0 && md->px.tail / INDEX_TAIL_REWRITE <
+	    (uint64_t)md->ix.nmsg * MDINDEX_MSG_LEN;
 }
 
 /* Read after the snapshot and the settle wait, still under the lock. */
@@ -204,7 +281,7 @@ md_persist_tick(struct maildrop *md)
 	if (clock_gettime(CLOCK_REALTIME_COARSE, &md->px.tick) != 0)
 		md->px.tick.tv_sec = md->px.tick.tv_nsec = 0;
 	md->px.ready = !md->cfg.inspect;
-	if (!md->px.loaded)
+	if (!md->px.loaded && !tail_cheap(md))
 		md->px.dirty = 1;
 }
 
@@ -219,7 +296,8 @@ source_msg(void *arg, uint32_t i, struct mdindex_msg *m)
 	m->end = e->end;
 	m->size = e->size;
 	m->sep_len = e->sep_len;
-	m->flags = (e->flags & F_HIDDEN) ? MDINDEX_HIDDEN : 0;
+	m->flags = ((e->flags & F_HIDDEN) ? MDINDEX_HIDDEN : 0) |
+	    ((e->flags & F_CLEN) ? MDINDEX_CLEN : 0);
 	if (md_digest_get(md, i, m->digest, &m->dup))
 		m->flags |= MDINDEX_DIGEST;
 }
@@ -248,7 +326,28 @@ fill_head(struct maildrop *md, struct mdindex *dix)
 	dix->nmsg = md->ix.nmsg;
 	dix->blk_size = md->ix.size == 0 ? 0 : md->pf.blk_size;
 	dix->nblk = (uint32_t)md->pf.nblk;
+	dix->doubt = (uint32_t)md_proof_doubted(md);
 	memcpy(dix->key, md->pf.key, sizeof(dix->key));
+}
+
+/*
+ * A proof failed: the file was changed by another program, and the
+ * index may hold entries of bytes that are no longer there (those of a
+ * grown file are taken over unread).  It goes, so that the next login
+ * scans the whole file.
+ */
+static void
+drop_stale(struct maildrop *md)
+{
+	if (md_lock_try(md) != MD_OK)
+		return;
+	if (md_spool_unlink_index(md) != 0 && errno != ENOENT)
+		syslog(LOG_ERR, "%s: cannot remove the index: %s",
+		    md->px.path, strerror(errno));
+	else
+		syslog(LOG_INFO, "%s: index removed: the mailbox was "
+		    "changed by another program", md->px.path);
+	md_unlock(md);
 }
 
 /*
@@ -265,6 +364,11 @@ md_persist_store(struct maildrop *md)
 	struct mdindex_source src = { source_msg, source_tag, md };
 	const char *why = NULL;
 
+	if (md->px.path != NULL && md->px.stale && !md->cfg.inspect &&
+	    md->f.fd >= 0 && geteuid() == md->pf.snap.st_uid) {
+		drop_stale(md);
+		return;
+	}
 	if (md->px.path == NULL || !md->px.ready || !md->px.dirty ||
 	    md->f.fd < 0 || geteuid() != md->pf.snap.st_uid ||
 	    md->ix.oom)
@@ -327,6 +431,7 @@ md_persist_updated(struct maildrop *md, unsigned first, uint64_t s1)
 	md->pf.snap.st_size = (off_t)out;
 	md_proof_settle_on(&md->pf.snap);
 	md->px.loaded = 0;
+	md->px.tail = 0;	/* what the update knows is worth writing */
 	md_persist_tick(md);
 }
 

@@ -35,6 +35,8 @@
 struct md_block {
 	unsigned char tag[TAG_LEN];
 	unsigned char ok;	/* proven since vsnap */
+	unsigned char doubt;	/* tag from an index of the file before it
+				   grew; not read back in this session */
 };
 
 static int
@@ -80,14 +82,29 @@ md_proof_begin(struct maildrop *md, const char **why)
 	if ((pf->blk = calloc(pf->nblk, sizeof(*pf->blk))) == NULL)
 		return MD_TEMP;
 	*why = "cannot fingerprint the mailbox";
-	if ((pf->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL ||
-	    (pf->ctx = EVP_MAC_CTX_new(pf->mac)) == NULL ||
-	    getrandom(pf->key, sizeof(pf->key), 0) != (ssize_t)sizeof(pf->key)) {
-		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
+	if (getrandom(pf->key, sizeof(pf->key), 0) !=
+	    (ssize_t)sizeof(pf->key)) {
+		syslog(LOG_ERR, "getrandom: %s", strerror(errno));
 		return MD_TEMP;
 	}
 	*why = NULL;
 	return MD_OK;
+}
+
+/* Poly1305 is set up when a first block is tagged: a login that loads an
+   unchanged mailbox's index may never need it. */
+static int
+mac_ready(struct md_proof *pf)
+{
+	if (pf->ctx != NULL)
+		return 0;
+	if ((pf->mac == NULL &&
+	    (pf->mac = EVP_MAC_fetch(NULL, "POLY1305", NULL)) == NULL) ||
+	    (pf->ctx = EVP_MAC_CTX_new(pf->mac)) == NULL) {
+		syslog(LOG_ERR, "cannot set up Poly1305 from OpenSSL");
+		return -1;
+	}
+	return 0;
 }
 
 /* Tag [off, off + n), the next bytes of the file in order. */
@@ -98,7 +115,7 @@ md_proof_feed(struct maildrop *md, const char *p, size_t n, uint64_t off)
 	uint64_t size = (uint64_t)pf->snap.st_size;
 	size_t tl;
 
-	if (off != pf->fed || n > size - off)
+	if (off != pf->fed || n > size - off || mac_ready(pf) != 0)
 		return -1;
 	while (n > 0) {
 		size_t b = (size_t)(pf->fed / pf->blk_size);
@@ -132,7 +149,8 @@ block_tag(struct maildrop *md, size_t b, uint64_t end,
 
 	if (md->b.in == NULL && (md->b.in = malloc(SEND_CHUNK)) == NULL)
 		return -1;
-	if (EVP_MAC_init(pf->ctx, pf->key, sizeof(pf->key), NULL) != 1)
+	if (mac_ready(pf) != 0 ||
+	    EVP_MAC_init(pf->ctx, pf->key, sizeof(pf->key), NULL) != 1)
 		return -1;
 	while (off < end) {
 		size_t n = end - off > SEND_CHUNK ? SEND_CHUNK :
@@ -239,7 +257,7 @@ md_prove(struct maildrop *md, uint64_t from, uint64_t to)
 
 	if (fstat(md->f.fd, &st) != 0)
 		return 0;
-	if (same_snapshot(&st, &pf->snap))
+	if (same_snapshot(&st, &pf->snap) && pf->ndoubt == 0)
 		return 1;
 	if (st.st_ino != pf->snap.st_ino || st.st_dev != pf->snap.st_dev ||
 	    (uint64_t)st.st_size < md->ix.size)
@@ -251,9 +269,16 @@ md_prove(struct maildrop *md, uint64_t from, uint64_t to)
 	}
 	for (size_t b = (size_t)(from / pf->blk_size);
 	    from < to && b <= (size_t)((to - 1) / pf->blk_size); b++) {
-		if (!pf->blk[b].ok && !block_intact(md, b))
+		if (!pf->blk[b].ok && !block_intact(md, b)) {
+			md->px.stale = 1;	/* the index must not outlive it */
 			return 0;
+		}
 		pf->blk[b].ok = 1;
+		if (pf->blk[b].doubt) {
+			pf->blk[b].doubt = 0;
+			if (--pf->ndoubt == 0)
+				md->px.dirty = 1;	/* worth keeping */
+		}
 	}
 	return 1;
 }
@@ -279,7 +304,8 @@ md_prove_grown(struct maildrop *md, uint64_t from, uint64_t *cur,
 		return MD_TEMP;
 	}
 	*cur = (uint64_t)st.st_size;
-	if (same_snapshot(&st, &md->pf.snap) && *cur == md->ix.size)
+	if (same_snapshot(&st, &md->pf.snap) && *cur == md->ix.size &&
+	    md->pf.ndoubt == 0)
 		return MD_OK;
 	if (*cur < md->ix.size) {
 		syslog(LOG_NOTICE, "%s shrank during the session", md->f.path);
@@ -337,4 +363,87 @@ md_proof_retag(struct maildrop *md, uint64_t from)
 		    pf->blk[b].tag) != 0)
 			return -1;
 	return 0;
+}
+
+/*
+ * Blocks [0, n) hold tags taken over from an index of the file before it
+ * grew: nothing says the bytes are still those, so md_prove reads them
+ * back even while the file stays as it was at login.  The other blocks
+ * were read at this login, or are trusted as the unchanged file is.
+ */
+void
+md_proof_doubt(struct maildrop *md, size_t n)
+{
+	struct md_proof *pf = &md->pf;
+
+	pf->ndoubt = n < pf->nblk ? n : pf->nblk;
+	pf->vsnap = pf->snap;
+	for (size_t b = 0; b < pf->nblk; b++) {
+		pf->blk[b].doubt = b < pf->ndoubt;
+		pf->blk[b].ok = !pf->blk[b].doubt;
+	}
+}
+
+/* How many leading blocks the stored index must call doubtful. */
+size_t
+md_proof_doubted(const struct maildrop *md)
+{
+	const struct md_proof *pf = &md->pf;
+	size_t n = pf->ndoubt == 0 ? 0 : pf->nblk;
+
+	while (n > 0 && !pf->blk[n - 1].doubt)
+		n--;
+	return n;
+}
+
+/*
+ * The file grew since the index was written; the scan resumes at `from`
+ * (a message's From_ line) and runs to the new end.  The blocks from the
+ * one holding the two bytes before `from` (the separator's empty line)
+ * to the old end `old` must still hold the bytes they were tagged over,
+ * or -1: the end of the index is not where it was.  Then the bytes of
+ * that first block before `from` are fed again, so that the scan's reads
+ * tag the blocks from there on over the new bytes too.  *first: that
+ * block, before which the tags are the old index's (md_proof_doubt).
+ */
+int
+md_proof_resume(struct maildrop *md, uint64_t from, uint64_t old,
+    size_t *first)
+{
+	struct md_proof *pf = &md->pf;
+	unsigned char tag[TAG_LEN];
+	size_t b0 = (size_t)((from > 2 ? from - 2 : 0) / pf->blk_size);
+	uint64_t off = (uint64_t)b0 * pf->blk_size;
+
+	if (md->b.in == NULL && (md->b.in = malloc(SEND_CHUNK)) == NULL)
+		return -1;
+	for (size_t b = b0; (uint64_t)b * pf->blk_size < old; b++)
+		if (block_tag(md, b, block_end(pf, b, old), tag) != 0 ||
+		    CRYPTO_memcmp(tag, pf->blk[b].tag, TAG_LEN) != 0)
+			return -1;
+	pf->fed = off;
+	while (off < from) {
+		size_t n = from - off > SEND_CHUNK ? SEND_CHUNK :
+		    (size_t)(from - off);
+
+		if (md_pread(md->f.fd, md->b.in, n, off) != (ssize_t)n ||
+		    md_proof_feed(md, md->b.in, n, off) != 0)
+			return -1;
+		off += n;
+	}
+	*first = b0;
+	return 0;
+}
+
+/* The index was not used after all: tag the whole file afresh. */
+void
+md_proof_restart(struct maildrop *md)
+{
+	struct md_proof *pf = &md->pf;
+
+	pf->fed = 0;
+	pf->ndoubt = 0;
+	pf->nblk = (size_t)(((uint64_t)pf->snap.st_size + pf->blk_size - 1) /
+	    pf->blk_size);
+	memset(pf->blk, 0, pf->nblk * sizeof(*pf->blk));
 }

@@ -169,6 +169,13 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 
 	if (md->dig == NULL && (st = compute_digests(md, why)) != MD_OK)
 		return st;
+	/* digests of bytes taken over unread from an index: proven first */
+	if (md->pf.ndoubt > 0 && !md_prove(md, 0, md->ix.size)) {
+		*why = "mailbox was changed by another program; please "
+		    "reconnect";
+		syslog(LOG_NOTICE, "%s: no UIDLs: %s", md->f.path, *why);
+		return MD_TEMP;
+	}
 	d = &md->dig[md->ix.first + n - 1];
 	for (size_t i = 0; i < sizeof(d->d); i++) {
 		*p++ = hex[d->d[i] >> 4];

@@ -117,6 +117,49 @@ rewrite_same_size() {
 	EOF
 }
 
+# A mailbox of several proof blocks (README "Concurrent sessions": 1 MiB
+# each): msgs 1, 2 and the head of the 1.2 MB msg 3 in the first block,
+# msgs 4-6 after it.  A login after an append reads from the block before
+# msg 6 on, never the first block.
+big_mbox() {
+	local i big
+	big=$(python3 -c 'print(("x" * 70 + "\n") * 17000, end="")')
+	mbox_add "msg 1" "body 1"
+	mbox_add "msg 2" "body 2"
+	mbox_add "msg 3" "$big"
+	for i in 4 5 6; do
+		mbox_add "msg $i" "body $i"
+	done
+}
+
+# A traced login+STAT ($1 messages); $READS: the offsets of its reads of
+# the mailbox, one a line (empty when it read none).
+traced_stat() {
+	local trace=$BATS_TEST_TMPDIR/trace saved=("${LOGWRAP[@]}")
+	LOGWRAP=("${saved[@]}" env ASAN_OPTIONS=detect_leaks=0 strace -f -qq -y
+	    -o "$trace" -e trace=read,pread64)
+	pop3 <<-EOF
+	$LOGIN
+	STAT
+	QUIT
+	EOF
+	LOGWRAP=("${saved[@]}")
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"+OK $1 "* ]]
+	! grep -qE '[^p]read\([0-9]+</[^>]*/alice>' "$trace"
+	READS=$(grep -E 'pread64\([0-9]+</[^>]*/alice>' "$trace" |
+	    sed -E 's/.*, ([0-9]+)\) += .*/\1/')
+}
+
+# No read of the mailbox below offset $1, and at least one read.
+reads_from() {
+	[ -n "$READS" ]
+	local off
+	for off in $READS; do
+		[ "$off" -ge "$1" ] || { echo "read at $off" >&2; return 1; }
+	done
+}
+
 @test "an unchanged mailbox: login reads no byte of it, and every answer is the scan's" {
 	mbox_make 6
 	warm
@@ -164,6 +207,107 @@ rewrite_same_size() {
 	mbox_add "msg 6" "body 6"
 	compare
 	[[ "$output" == *"+OK 5 "* ]]	# the last STAT: 6, less the DELE
+}
+
+@test "mail appended to a mailbox of several blocks: only the new bytes are read, every answer is the scan's" {
+	big_mbox
+	warm
+	mbox_add "msg 7" "body 7"
+	traced_stat 7
+	reads_from 1048576
+	# a tail that small is not worth writing the index for: the next
+	# login reads it again, and no more
+	traced_stat 7
+	reads_from 1048576
+	# UIDL proves the blocks the logins did not read, and the index is
+	# written: the next login reads no byte
+	warm
+	traced_stat 7
+	[ -z "$READS" ]
+	compare
+	! grep -q "index not used" "$SYSLOG_FILE"
+}
+
+@test "a rewrite the appended login does not read: no byte of it is served as indexed" {
+	big_mbox
+	warm
+	# the same length, but message 2 now has a line more (and a size
+	# more): its index entry is stale, and the login reads no byte of it
+	python3 - "$MBOX" <<-'EOF'
+	import sys
+	p = sys.argv[1]
+	b = open(p, "rb").read()
+	i = b.index(b"body 2\n")
+	with open(p, "r+b") as f:
+	    f.seek(i)
+	    f.write(b"bo\ndy2\n")
+	EOF
+	mbox_add "msg 7" "body 7"
+	cp -p "$MBOX" "$BATS_TEST_TMPDIR/before"
+	cp -p "$MBOX" "$SPOOL2/alice"
+	local script="$LOGIN
+RETR 2
+RETR 7
+UIDL
+DELE 1
+QUIT"
+	pop3 -- -m "$SPOOL2/%u" --no-index <<< "$script"
+	local want=$output
+	[[ "$want" == *"dy2"* ]]
+	pop3 <<< "$script"
+	if [ "$output" != "$want" ]; then
+		# then it refused what it could not prove, and sent none of it
+		[[ "$output" != *"dy2"* ]]
+		[[ "$output" == *"body 7"* ]]
+		[ "$(grep -c '^-ERR' <<< "$output")" -eq 3 ]	# RETR 2, UIDL, QUIT
+		cmp "$MBOX" "$BATS_TEST_TMPDIR/before"
+		# and the index went, so the next session scans
+		[ ! -e "$IDX" ]
+		syslog_wait "index removed"
+	fi
+	compare
+}
+
+@test "an append after a session that deleted mail: only the new bytes are read, every answer is the scan's" {
+	big_mbox
+	warm
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	[[ "$output" != *"-ERR"* ]]
+	mbox_add "msg 7" "body 7"
+	traced_stat 6
+	reads_from 1048576
+	compare
+	! grep -q "index not used" "$SYSLOG_FILE"
+}
+
+@test "an append that a Content-Length before it now lands on: read from that message on, as a scan would" {
+	mbox_make 6
+	# msg 7's Content-Length reaches past the end of the file, so a scan
+	# ignores it and its unquoted From_ line starts a message; once msg 8
+	# is appended it lands on the file's last empty line, and a scan of
+	# the whole file reads msgs 7 and 8 as one
+	python3 - "$MBOX" <<-'EOF'
+	import sys
+	date = b"Mon Jan  1 00:00:00 2024"
+	body = b"a\n\nFrom inner@example.org " + date + b"\nb\n\n"
+	later = (b"From sender@example.org " + date +
+	    b"\nFrom: sender@example.org\nSubject: msg 8\n\nbody 8\n\n")
+	clen = len(body) + len(later) - 1
+	with open(sys.argv[1], "ab") as f:
+	    f.write(b"From sender@example.org " + date +
+	        b"\nFrom: sender@example.org\nSubject: msg 7\n" +
+	        b"Content-Length: %d\n\n" % clen + body)
+	EOF
+	warm
+	[[ "$output" == *"+OK 8 "* ]]	# 6, msg 7 and its inner From_ line
+	mbox_add "msg 8" "body 8"
+	compare
+	[[ "$output" == *"+OK 6 "* ]]	# the last STAT: 7, less the DELE
 }
 
 @test "a truncated mailbox: not trusted" {
@@ -214,7 +358,7 @@ rewrite_same_size() {
 	compare
 	refused "index checksum mismatch"
 	warm
-	printf '\x02' | dd of="$IDX" bs=1 seek=8 conv=notrunc status=none
+	printf '\x01' | dd of="$IDX" bs=1 seek=8 conv=notrunc status=none
 	compare
 	refused "index of another format version"
 }
