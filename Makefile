@@ -3,6 +3,9 @@
 #   make            build ./pop3d
 #   make test       run the test suite (tests/*.bats) against ./pop3d
 #   make check      build and run the unit tests (tests/unit/test_*.c)
+#   make mutate     the mutation check (tests/mutate/): each fault of
+#                   tests/mutate/mutations in a copy of the tree, built and
+#                   tested; prints the survivors (as root, not in CI)
 #   make fuzz       build the libFuzzer targets (tests/fuzz/, clang) and
 #                   run each for FUZZ_SECONDS (default 30); prints TAP
 #   make asan       build ./pop3d-asan (ASan + UBSan) for the same suite
@@ -82,7 +85,7 @@ OBJS     = $(ALL_SRCS:.c=.o)
 LDLIBS   = -lcrypt $(TLS_LIBS) -lcrypto
 
 .PHONY: all test test-asan asan check demo bench install install-front \
-        uninstall clean cross deb fuzz fuzz-build
+        uninstall clean cross deb fuzz fuzz-build mutate
 
 all: pop3d
 
@@ -232,6 +235,10 @@ fuzz: fuzz-build
 
 test: pop3d
 	tests/run
+
+# README "Tests": the tree is copied, the work tree never written
+mutate:
+	tests/mutate/run
 
 test-asan: pop3d-asan
 	POP3D=$(CURDIR)/pop3d-asan tests/run

@@ -135,7 +135,7 @@ try_login() {
 	syslog_wait "login refused for $name: empty password hash"
 }
 
-@test "system account expired (chage -E yesterday) fails; with a future date it logs in" {
+@test "system account expired (chage -E yesterday, or today) fails; with a future date it logs in" {
 	local name
 	name=$(auth_name expired)
 	auth_user "$name"
@@ -148,6 +148,10 @@ try_login() {
 	auth_retry chage -E "$(date -d '+2 days' +%F)" "$name"
 	try_login "$name" "pw-$name"
 	[ "${lines[2]}" = "+OK $name has 0 messages (0 octets)" ]
+	# shadow(5), as login(1) reads it: disabled on the expiry day itself
+	auth_retry chage -E "$(date -u +%F)" "$name"
+	try_login "$name" "pw-$name"
+	[ "${lines[2]}" = "$AUTH_FAIL_REPLY" ]
 }
 
 @test "system account whose password must be changed (chage -d 0) fails" {
@@ -396,6 +400,33 @@ yescrypt_majority() {
 	QUIT
 	EOF
 	[ "${lines[2]}" = "+OK fine has 0 messages (0 octets)" ]
+}
+
+@test "--passwd: a refused account is not let in by the password of the account whose hash stood in for its own" {
+	# a refused account's password is checked against another account's
+	# hash (alice's, the file's most common method), for equal timing:
+	# alice's password must still not open it
+	local h
+	h=$(auth_hash '$6$' pw-other)
+	chmod 1777 "$SPOOL"
+	{
+		printf 'low:%s:999:999::%s:/bin/sh\n' "$h" "$BATS_TEST_TMPDIR"
+		printf 'locked:!%s:5012:5000::%s:/bin/sh\n' "$h" "$BATS_TEST_TMPDIR"
+	} >> "$PASSWD"
+	for u in low locked; do
+		pop3 <<-EOF
+		USER $u
+		PASS $PASSWORD
+		QUIT
+		EOF
+		[ "${lines[2]}" = "$AUTH_FAIL_REPLY" ]
+	done
+	# and alice's password is the right one for alice
+	pop3 <<-EOF
+	$LOGIN
+	QUIT
+	EOF
+	[[ "${lines[2]}" == "+OK alice has "* ]]
 }
 
 @test "--passwd: the home directory comes from the file (%h in --maildrop)" {

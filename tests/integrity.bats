@@ -168,3 +168,37 @@ ODD=x,s,c,z,q,L,s,n		# every parsing oddity, hidden first message
 	integ_check --deleted 2 --expect deleted --delivered "$BATS_TEST_TMPDIR/new"
 	assert_clean_spool
 }
+
+# cut_synced_before_reply TRACE: the last ftruncate of the mailbox is
+# followed by an fsync (or fdatasync) of it, and that by QUIT's +OK
+cut_synced_before_reply() {
+	awk -v m="<$MBOX>" '
+	    index($0, "ftruncate(") && index($0, m) { t = NR; f = 0 }
+	    t && !f && (index($0, "fsync(") || index($0, "fdatasync(")) &&
+	        index($0, m) { f = NR }
+	    index($0, "+OK pop3d signing off") { r = NR }
+	    END { printf "ftruncate line %d, fsync %d, +OK %d\n", t, f, r
+		  exit !(t && f > t && r > f) }' "$1"
+}
+
+@test "QUIT's +OK comes after the cut is fsynced: the truncate-only update and the journalled one" {
+	local trace=$BATS_TEST_TMPDIR/trace n
+	for n in 3 1; do	# the last message (one ftruncate), the first
+		integ_gen s,s,s
+		LOGWRAP=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
+		    strace -f -qq -y -o "$trace" \
+		    -e trace=ftruncate,fsync,fdatasync,write --)
+		pop3 <<-EOF
+		$LOGIN
+		DELE $n
+		QUIT
+		EOF
+		LOGWRAP=()
+		[[ "${lines[4]}" == "+OK pop3d signing off"* ]]
+		run cut_synced_before_reply "$trace"
+		echo "DELE $n: $output"
+		[ "$status" -eq 0 ]
+		integ_check --deleted "$n" --expect deleted
+	done
+	assert_clean_spool
+}

@@ -199,11 +199,17 @@ ms_now() {
 	setup_maildrop
 	integ_gen s,s,s
 	local flag=$BATS_TEST_TMPDIR/locked
+	# the holder notes it if the mailbox changed while it held the lock
+	# (read through its own descriptor: closing another one of the file
+	# would drop the lock)
 	python3 -c 'import fcntl, os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR)
 fcntl.lockf(fd, fcntl.LOCK_EX)
+before = os.pread(fd, 1 << 20, 0)
 open(sys.argv[2], "w").close()
-time.sleep(2)' "$MBOX" "$flag" &
+time.sleep(2)
+if os.pread(fd, 1 << 20, 0) != before:
+    open(sys.argv[2] + ".changed", "w").close()' "$MBOX" "$flag" &
 	local holder=$! i
 	for ((i = 0; i < 100; i++)); do
 		[ -e "$flag" ] && break
@@ -220,6 +226,7 @@ time.sleep(2)' "$MBOX" "$flag" &
 	[[ "${lines[2]}" == "+OK alice has 3 messages"* ]]
 	[[ "${lines[4]}" == "+OK "* ]]
 	[ $(( $(ms_now) - t0 )) -ge 1000 ]	# it did wait for the holder
+	[ ! -e "$flag.changed" ]	# nothing written under the holder's lock
 	integ_check --deleted 2 --expect deleted
 	assert_clean_spool
 }

@@ -94,6 +94,16 @@ QUIT"
 	[ "$(python3 "$MODEL" count "$MBOX")" -eq 1 ]
 }
 
+@test "Content-Length: unquoted From_ lines in the last body stay body when the length lands on the end of the file" {
+	# the last message, no empty line after it: the length ends the file
+	write_mbox <<-'EOF'
+	From a@example.org  Mon Jan  1 00:00:00 2024\nSubject: one\nContent-Length: 47\n\nline\n\nFrom x@y Mon Jan  1 00:00:00 2024\nforged\n
+	EOF
+	served_as_model
+	[ "$SERVED" -eq 1 ]
+	grep -q forged "$PARTS/1"
+}
+
 @test "Content-Length that does not land on a separator or the end is ignored" {
 	write_mbox <<-'EOF'
 	From a@example.org Mon Jan  1 00:00:00 2024\nSubject: short\nContent-Length: 3\n\nline one\n\nFrom b@example.org Mon Jan  1 00:00:01 2024\nSubject: long\nContent-Length: 99999\n\nbody\n\nFrom c@example.org Mon Jan  1 00:00:02 2024\nContent-Length: x1\n\nthree\n
@@ -276,23 +286,49 @@ victim_and_attacker() {
 	done
 }
 
-@test "a journal whose offsets wrap around 2^64 is damaged: login refused, mailbox untouched" {
+@test "a journal whose offsets wrap around 2^64, or whose kept bytes run past its end, is damaged: login refused, mailbox untouched" {
 	mbox_make 3
 	cp -p "$MBOX" "$BATS_TEST_TMPDIR/orig"
-	# P + K wraps to 10, inside the file: the marker would land there
-	python3 "$TESTS/forge-journal.py" "$MBOX" "$MBOX.pop3d-journal" \
-	    0xfffffffffffffff6 20 "$(stat -c %s "$MBOX")"
+	local size p k
+	size=$(stat -c %s "$MBOX")
+	# P + K wraps to 10, inside the file: the marker would land there;
+	# then P + K = S1 + 10: the marker and the cut past the end
+	for p_k in "0xfffffffffffffff6 20" "$((size - 10)) 20"; do
+		read -r p k <<< "$p_k"
+		python3 "$TESTS/forge-journal.py" "$MBOX" "$MBOX.pop3d-journal" \
+		    "$p" "$k" "$size"
+		chown "$TEST_UID:$TEST_GID" "$MBOX.pop3d-journal"
+		chmod 600 "$MBOX.pop3d-journal"
+		pop3 <<-EOF
+		$LOGIN
+		QUIT
+		EOF
+		[[ "${lines[2]}" == "-ERR [SYS/TEMP] "* ]]
+		cmp "$MBOX" "$BATS_TEST_TMPDIR/orig"
+	done
+}
+
+@test "a journal of a replaced mailbox (another inode) is kept aside as .orphan, never replayed into the new file" {
+	mbox_make 3
+	cp -p "$MBOX" "$BATS_TEST_TMPDIR/orig"
+	# a well-formed journal, but for the file now at orig's inode
+	python3 "$TESTS/forge-journal.py" "$BATS_TEST_TMPDIR/orig" \
+	    "$MBOX.pop3d-journal" 0 20 "$(stat -c %s "$MBOX")"
 	chown "$TEST_UID:$TEST_GID" "$MBOX.pop3d-journal"
 	chmod 600 "$MBOX.pop3d-journal"
+	syslog_start
 	pop3 <<-EOF
 	$LOGIN
 	QUIT
 	EOF
-	[[ "${lines[2]}" == "-ERR [SYS/TEMP] "* ]]
+	[[ "${lines[2]}" == "+OK alice has 3 messages"* ]]
 	cmp "$MBOX" "$BATS_TEST_TMPDIR/orig"
+	[ ! -e "$MBOX.pop3d-journal" ]
+	[ -f "$MBOX.pop3d-journal.orphan" ]
+	syslog_wait "belongs to a mailbox that was replaced"
 }
 
-@test "a symlinked maildrop directory does not choose the spool group: only a root-owned g+w directory earns one" {
+@test "a symlinked maildrop directory does not choose the spool group: only a root-owned g+w directory not writable by others earns one" {
 	local grpdir=$BATS_TEST_TMPDIR/staffdir out
 	mkdir -p "$grpdir" "$BATS_TEST_TMPDIR/home"
 	chown root:staff "$grpdir"
@@ -306,6 +342,11 @@ victim_and_attacker() {
 	# the same directory named without the user's link still earns it
 	run "$POP3D" --check-user alice -p "$PASSWD" -m "$grpdir/%u" < /dev/null
 	[[ "$output" == *"spool:    the user needs group staff"* ]]
+	# a world-writable one earns nothing: anyone may plant files there
+	chmod 2777 "$grpdir"
+	run "$POP3D" --check-user alice -p "$PASSWD" -m "$grpdir/%u" < /dev/null
+	[[ "$output" != *"spool:"* ]]
+	chmod 2775 "$grpdir"
 	# a user-owned group-writable directory earns nothing
 	chown "$TEST_UID:staff" "$grpdir"
 	run "$POP3D" --check-user alice -p "$PASSWD" -m "$grpdir/%u" < /dev/null

@@ -422,6 +422,24 @@ retr_blocks() {
 	[ ! -e "$MBOX.lock" ]
 }
 
+@test "a message delivered mid-session is kept when QUIT deletes only the last message" {
+	mbox_make 3
+	cp "$MBOX" "$OUT/before"
+	pop3 <<-EOF
+	$LOGIN
+	!sh printf 'Subject: mid\n\nFrom the middle of the session\n' | python3 "$TESTS/deliver.py" "$MBOX" mid@example.org && cp "$MBOX" "$OUT/delivered"
+	DELE 3
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	[[ ${lines[-1]} == "+OK"* ]]
+	{ model cut "$OUT/before" 3
+	  tail -c +"$(($(wc -c < "$OUT/before") + 1))" "$OUT/delivered"
+	} > "$OUT/want"
+	cmp "$OUT/want" "$MBOX"
+	grep -q '^>From the middle of the session$' "$MBOX"
+}
+
 @test "a session that ends without QUIT (EOF, autologout, SIGTERM) deletes nothing" {
 	mbox_make 4
 	cp "$MBOX" "$OUT/before"

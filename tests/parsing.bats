@@ -323,6 +323,18 @@ retr_not_complete() {
 	fi
 }
 
+@test "RETR after a same-size rewrite with the old mtime put back (touch -r) is refused or cut: the ctime tells" {
+	integ_gen s,s,s
+	touch -r "$MBOX" "$BATS_TEST_TMPDIR/times"
+	pop3_raw <<-EOF
+	$LOGIN
+	!sh python3 -c 'import sys; p=sys.argv[1]; d=open(p,"rb").read(); open(p,"r+b").write(d.replace(b"Subject: integ message 2 kind s", b"Subject: INTEG MESSAGE 2 KIND S"))' $MBOX && touch -r $BATS_TEST_TMPDIR/times $MBOX
+	RETR 2
+	QUIT
+	EOF
+	retr_not_complete 1
+}
+
 @test "RETR never sends another message in the place of the one asked for (same From_ lines and sizes)" {
 	# three messages with one From_ line and equal sizes, as a burst
 	# from one sender within a second looks; another session deletes

@@ -136,6 +136,35 @@ settle() {
 	[ "$output" = '-ERR bad PROXY header\r' ]
 }
 
+@test "--proxy-from 127.0.0.4/31 lists 127.0.0.4 and .5, not .2 or .6: a prefix is matched to its last bit" {
+	PP=$(free_port)
+	launch_bg "$T/socat.pid" socat \
+	    "TCP-LISTEN:$PP,bind=127.0.0.1,reuseaddr,fork" \
+	    "EXEC:$POP3D -m $SPOOL/%u -p $PASSWD --proxy-from=127.0.0.4/31 --penalty-dir=$PEN -d 0,nofork" \
+	    2>> "$T/socat.log"
+	wait_port "$PP"
+	run python3 - "$PP" <<-'EOF'
+	import socket, sys
+	for src in ("127.0.0.5", "127.0.0.4", "127.0.0.2", "127.0.0.6"):
+	    s = socket.socket(); s.bind((src, 0)); s.settimeout(20)
+	    s.connect(("127.0.0.1", int(sys.argv[1])))
+	    s.sendall(b"PROXY TCP4 192.0.2.7 192.0.2.1 40000 110\r\nQUIT\r\n")
+	    s.shutdown(socket.SHUT_WR)
+	    got = b""
+	    while True:
+	        d = s.recv(4096)
+	        if not d:
+	            break
+	        got += d
+	    print(src, "|".join(got.decode().split("\r\n")))
+	EOF
+	echo "$output"
+	[ "${lines[0]}" = "127.0.0.5 +OK pop3d ready|+OK pop3d signing off|" ]
+	[ "${lines[1]}" = "127.0.0.4 +OK pop3d ready|+OK pop3d signing off|" ]
+	[ "${lines[2]}" = "127.0.0.2 +OK pop3d ready|-ERR PROXY header not accepted from this peer|" ]
+	[ "${lines[3]}" = "127.0.0.6 +OK pop3d ready|-ERR PROXY header not accepted from this peer|" ]
+}
+
 @test "PROXY fuzz: 400 mutated v1 and v2 headers from the listed peer each get one -ERR or, if still valid, the greeting" {
 	pop3d_start -d 0 --login-timeout=3
 	run timeout 300 python3 "$POP3CLIENT" proxy-fuzz "$PP" 400 1
