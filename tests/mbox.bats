@@ -427,7 +427,7 @@ retr_blocks() {
 	cp "$MBOX" "$OUT/before"
 	pop3 <<-EOF
 	$LOGIN
-	!sh printf 'Subject: mid\n\nFrom the middle of the session\n' | python3 "$TESTS/deliver.py" "$MBOX" mid@example.org && cp "$MBOX" "$OUT/delivered"
+	!sh printf 'Subject: mid\n\nFrom the middle of the session\n' | python3 "$TESTS/lib/deliver.py" "$MBOX" mid@example.org && cp "$MBOX" "$OUT/delivered"
 	DELE 3
 	QUIT
 	EOF
