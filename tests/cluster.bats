@@ -194,7 +194,7 @@ procmail_rc_for() {
 	local start=$SECONDS
 	run timeout 300 ip netns exec "${NS}front" python3 "$TESTS/cluster.py" \
 	    --connect 127.0.0.1:110 --mbox "$MBOX" "${mda[@]}" \
-	    --sessions 300 --parallel 30 --messages 300 --deliverers 4 \
+	    --sessions 300 --parallel 30 --messages 300 --deliverers 2 \
 	    --deadline 240
 	echo "# cluster: $(( SECONDS - start )) s: ${lines[0]}" >&3
 	printf '%s\n' "$output"
