@@ -200,7 +200,10 @@ child_of() {
 	done
 	[ "$(sha256sum < "$MBOX")" = "$before" ]
 	[ "$(ls "$SPOOL")" = alice ]
-	pop3 -- <<< "$LOGIN"
+	pop3 -- <<-EOF
+	$LOGIN
+	QUIT
+	EOF
 	[[ ${lines[2]} == "+OK alice has 2 messages"* ]]
 }
 
