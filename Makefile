@@ -246,7 +246,7 @@ test-asan: pop3d-asan
 # as root, the pre-authentication process needs its user and chroot
 demo: pop3d
 	@[ "$$(id -u)" != 0 ] || $(MAKE) -s install-front
-	@sh tests/demo.sh ./pop3d
+	@sh tests/lib/demo.sh ./pop3d
 
 bench: pop3d
 	bench/run

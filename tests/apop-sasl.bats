@@ -2,7 +2,7 @@
 # APOP (RFC 1939 section 7) with a --apop secrets file, and AUTH PLAIN
 # (RFC 5034, RFC 4616); passwords kept out of syslog.
 
-load helper
+load lib/helper
 load lib/accounts
 
 setup() {

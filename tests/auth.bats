@@ -7,7 +7,7 @@
 # System accounts are made with useradd + chpasswd -c METHOD (bcrypt via
 # libxcrypt and usermod -p) and removed in teardown.
 
-load helper
+load lib/helper
 load lib/accounts
 
 setup() {

@@ -6,7 +6,7 @@
 
 bats_require_minimum_version 1.5.0
 
-load helper
+load lib/helper
 load lib/mailbox
 
 setup() {

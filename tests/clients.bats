@@ -15,8 +15,8 @@
 # Packages: xinetd fetchmail mpop getmail6 curl python3 perl
 # libio-socket-ssl-perl (Net::POP3 STLS/pop3s) openssl util-linux.
 
-load helper
-load launch-lib
+load lib/helper
+load lib/clients
 
 setup_file() {
 	export FX=$BATS_FILE_TMPDIR/fx

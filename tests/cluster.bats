@@ -29,8 +29,8 @@
 #
 # Packages: haproxy iproute2 xinetd procmail util-linux (unshare, nsenter).
 
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 FRONT_A=10.231.1.1
 FRONT_B=10.231.2.1
@@ -193,7 +193,7 @@ procmail_rc_for() {
 		mda+=(--mda "nsenter -t $(cat "$CL/$h/host.pid") -n -u -p -m -- procmail -f mda@example.org -m $CL/$h/procmailrc")
 	done
 	local start=$SECONDS
-	run timeout 300 ip netns exec "${NS}front" python3 "$TESTS/cluster.py" \
+	run timeout 300 ip netns exec "${NS}front" python3 "$TESTS/lib/cluster.py" \
 	    --connect 127.0.0.1:110 --mbox "$MBOX" "${mda[@]}" \
 	    --sessions 300 --parallel 30 --messages 300 --deliverers 2 \
 	    --deadline 240

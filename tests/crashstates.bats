@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Power cuts, not just kill -9: the crash states a file system allows after
-# every operation of a real UPDATE and of a real recovery (crashstates.py
+# every operation of a real UPDATE and of a real recovery (powercut.py
 # has the model; README "Tests" says what it assumes).  Each state is laid
 # out in the spool, dated before this boot, and the next login must answer
 # +OK within the lock wait and leave the mailbox as the integrity sweeps
@@ -8,7 +8,7 @@
 # all undone, mail delivered after the crash kept once; no journal, lock or
 # unique lock file left.  The counts go to the TAP log.
 
-load helper
+load lib/helper
 
 # The states are laid out on tmpfs when there is one: the model, not the
 # disk, decides what survived, and pop3d's fsyncs then cost nothing.
@@ -25,13 +25,13 @@ teardown() {
 	[ "$WORK" = "$BATS_TEST_TMPDIR" ] || rm -rf "$WORK"
 }
 
-# replay SCENARIO MIN_CHECKED [crashstates.py options]: fails on any bad
+# replay SCENARIO MIN_CHECKED [powercut.py options]: fails on any bad
 # state, and when fewer than MIN_CHECKED states were checked (the model
 # must not shrink to nothing unnoticed)
 replay() {
 	local name=$1 min=$2 checked
 	shift 2
-	run timeout 600 python3 "$TESTS/crashstates.py" --pop3d "$POP3D" \
+	run timeout 600 python3 "$TESTS/lib/powercut.py" --pop3d "$POP3D" \
 	    --work "$WORK/$name" --scenario "$name" "$@"
 	printf '%s\n' "$output" | grep -E '^(#|states=)' |
 	    sed "s/^#* *\($name: \)*/# $name: /" >&3

@@ -9,8 +9,8 @@
 # $POP3D is the native build the other side is compared with.
 
 bats_require_minimum_version 1.5.0
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 TOP=$(cd "$TESTS/.." && pwd)
 ARMHF=${POP3D_ARMHF:-$TOP/pop3d-armhf.run}

@@ -3,9 +3,9 @@
 # against pop3d's real syslog: fail2ban-regex matches exactly the failed
 # logins, and a real fail2ban-server bans the address that keeps failing.
 
-load helper
+load lib/helper
 load lib/accounts
-load launch-lib
+load lib/clients
 
 FILTER=$TESTS/../fail2ban/filter.d/pop3d.conf
 JAILS=$TESTS/../fail2ban/jail.d/pop3d.conf

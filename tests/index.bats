@@ -11,7 +11,7 @@
 # same file after DELE + QUIT.  Cases that must not trust the index also
 # check its one LOG_INFO line.
 
-load helper
+load lib/helper
 
 setup() {
 	setup_maildrop

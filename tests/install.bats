@@ -7,8 +7,8 @@
 # the copy first) man-db mandoc.
 
 bats_require_minimum_version 1.5.0
-load helper
-load launch-lib
+load lib/helper
+load lib/clients
 
 # every source and header the Makefile may name, whatever files the tree has
 FILES="Makefile pop3d pop3d.8 README.md xinetd.conf.example inetd.conf.example

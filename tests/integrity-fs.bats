@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The integrity sweeps (integrity.bats, integ-sweep.py) on the other file
+# The integrity sweeps (integrity.bats, faultsweep.py) on the other file
 # systems mail spools live on: xfs and btrfs, each a loop-mounted image,
 # and tmpfs.  Each test makes its file system and its teardown unmounts
 # it, detaches the loop device and removes the image.  The sweeps are
@@ -7,8 +7,8 @@
 # full sweep does; ext4 (the test directory's own file system here) runs
 # them in full in integrity.bats.
 
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 MIXED=s,L,s,m,s,L,s,s		# ~2 MB, two large messages
 

@@ -3,7 +3,7 @@
 # of UPDATE and of the recovery that follows a crash (README "The mailbox",
 # Deleting; pop3d.8 "UPDATE AND RECOVERY").
 #
-# integ-sweep.py lists the calls pop3d makes after it reads QUIT (one
+# faultsweep.py lists the calls pop3d makes after it reads QUIT (one
 # traced run), then runs the session once per call with strace -e
 # inject=CALL:signal=SIGKILL:when=K (or error=ENOSPC, error=EIO) on just
 # that call, runs one more session (it recovers) and compares the mailbox
@@ -17,8 +17,8 @@
 # z NUL bytes, q ">From" and unquoted "From " body lines, x a c-client
 # X-IMAP pseudo-message, n no final newline.
 
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 setup() {
 	setup_maildrop

@@ -19,8 +19,8 @@
 # libtirpc3) installed if missing.
 
 bats_require_minimum_version 1.5.0
-load helper
-load launch-lib
+load lib/helper
+load lib/clients
 
 setup_file() {
 	export FX=$BATS_FILE_TMPDIR/fx

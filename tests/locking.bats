@@ -8,11 +8,11 @@
 # mailbox alice:mail 0660; alice (uid 5000) is not in group mail, so
 # pop3d, started as root, must keep mail as its saved gid to create
 # PATH.lock and its journal there.  A slow UPDATE is pop3d under strace
-# with every fsync delayed, and the MDA is started (tests/integ-mda.sh)
+# with every fsync delayed, and the MDA is started (tests/lib/deliver-at.sh)
 # once pop3d's journal exists, that is while pop3d holds the locks.
 
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 setup() {
 	LOG=$BATS_TEST_TMPDIR/mda.log
@@ -31,7 +31,7 @@ slow_update() {
 	    strace -f -qq -o /dev/null -e inject=fsync:delay_enter=300000 --)
 }
 
-# wait (bounded) for integ-mda.sh to finish
+# wait (bounded) for deliver-at.sh to finish
 wait_mda() {
 	local i
 	for ((i = 0; i < 600; i++)); do
@@ -69,7 +69,7 @@ ms_now() {
 	    strace -f -qq -o "$BATS_TEST_TMPDIR/trace" -e trace=link,linkat,rename,renameat,renameat2,setresgid --)
 	pop3 <<-EOF
 	$LOGIN
-	!sh grep Gid: /proc/\$(sh $TESTS/integ-pidof.sh $POP3D -p $PASSWD)/status > $BATS_TEST_TMPDIR/gid
+	!sh grep Gid: /proc/\$(sh $TESTS/lib/pidof.sh $POP3D -p $PASSWD)/status > $BATS_TEST_TMPDIR/gid
 	DELE 1
 	QUIT
 	EOF
@@ -114,7 +114,7 @@ ms_now() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 1
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda procmail $MBOX $MSG $PMRC > /dev/null 2>&1 &
+	!sh sh $TESTS/lib/deliver-at.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda procmail $MBOX $MSG $PMRC > /dev/null 2>&1 &
 	QUIT
 	EOF
 	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 4 left)" ]]
@@ -137,7 +137,7 @@ ms_now() {
 	DELE 1
 	!sh python3 $TESTS/lib/deliver.py --mda dotlockfile $MBOX $MSG.1
 	DELE 5
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda dotlockfile $MBOX $MSG.2 > /dev/null 2>&1 &
+	!sh sh $TESTS/lib/deliver-at.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda dotlockfile $MBOX $MSG.2 > /dev/null 2>&1 &
 	QUIT
 	EOF
 	[[ "${lines[5]}" == "+OK pop3d signing off (2 messages deleted, 3 left)" ]]
@@ -155,7 +155,7 @@ ms_now() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 2
-	!sh sh $TESTS/integ-mda.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda fcntl $MBOX $MSG > /dev/null 2>&1 &
+	!sh sh $TESTS/lib/deliver-at.sh update $MBOX $LOG python3 $TESTS/lib/deliver.py --mda fcntl $MBOX $MSG > /dev/null 2>&1 &
 	QUIT
 	EOF
 	[[ "${lines[4]}" == "+OK pop3d signing off (1 messages deleted, 3 left)" ]]
@@ -543,7 +543,7 @@ fake_boot() {
 	pop3 <<-EOF
 	$LOGIN
 	DELE 1
-	!sh kill -TERM \$(sh $TESTS/integ-pidof.sh $POP3D -p $PASSWD)
+	!sh kill -TERM \$(sh $TESTS/lib/pidof.sh $POP3D -p $PASSWD)
 	!sleep 0.5
 	QUIT
 	EOF
@@ -568,7 +568,7 @@ fake_boot() {
 		pop3 <<-EOF
 		$LOGIN
 		DELE 1
-		!sh sh $TESTS/integ-mda.sh update $MBOX $LOG sh -c 'kill -$sig \$(sh "\$0" "\$1" -p "\$2")' $TESTS/integ-pidof.sh $POP3D $PASSWD > /dev/null 2>&1 &
+		!sh sh $TESTS/lib/deliver-at.sh update $MBOX $LOG sh -c 'kill -$sig \$(sh "\$0" "\$1" -p "\$2")' $TESTS/lib/pidof.sh $POP3D $PASSWD > /dev/null 2>&1 &
 		QUIT
 		EOF
 		printf 'SIG%s: %s\n' "$sig" "${lines[@]}" >&2

@@ -8,8 +8,8 @@
 # choose.  Every served message is checked against tests/lib/mbox.py,
 # which reads the file itself.
 
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 MODEL=$BATS_TEST_DIRNAME/lib/mbox.py
 
@@ -223,7 +223,7 @@ victim_and_attacker() {
 @test "--recover as root through a hard link to another user's mailbox, with a forged journal: nothing written" {
 	victim_and_attacker
 	ln "$MBOX" "$ATT/Mail/mbox"
-	python3 "$TESTS/forge-journal.py" "$MBOX" "$ATT/Mail/mbox.pop3d-journal" \
+	python3 "$TESTS/lib/forge-journal.py" "$MBOX" "$ATT/Mail/mbox.pop3d-journal" \
 	    0 7 "$(stat -c %s "$MBOX")"
 	chown 5000:5000 "$ATT/Mail/mbox.pop3d-journal"
 	chmod 600 "$ATT/Mail/mbox.pop3d-journal"
@@ -237,7 +237,7 @@ victim_and_attacker() {
 	victim_and_attacker
 	local i seen=
 	mkdir "$ATT/real"
-	python3 "$TESTS/forge-journal.py" "$MBOX" "$ATT/real/mbox.pop3d-journal" \
+	python3 "$TESTS/lib/forge-journal.py" "$MBOX" "$ATT/real/mbox.pop3d-journal" \
 	    0 7 "$(stat -c %s "$MBOX")"
 	chown -R 5000:5000 "$ATT/real"
 	chmod 600 "$ATT/real/mbox.pop3d-journal"
@@ -269,7 +269,7 @@ victim_and_attacker() {
 		mbox_make 3
 		cp -p "$MBOX" "$BATS_TEST_TMPDIR/orig"
 		j=$MBOX.pop3d-journal
-		python3 "$TESTS/forge-journal.py" "$MBOX" "$j" 0 7 \
+		python3 "$TESTS/lib/forge-journal.py" "$MBOX" "$j" 0 7 \
 		    "$(stat -c %s "$MBOX")"
 		chown 5000:5000 "$j"
 		chmod 600 "$j"
@@ -295,7 +295,7 @@ victim_and_attacker() {
 	# then P + K = S1 + 10: the marker and the cut past the end
 	for p_k in "0xfffffffffffffff6 20" "$((size - 10)) 20"; do
 		read -r p k <<< "$p_k"
-		python3 "$TESTS/forge-journal.py" "$MBOX" "$MBOX.pop3d-journal" \
+		python3 "$TESTS/lib/forge-journal.py" "$MBOX" "$MBOX.pop3d-journal" \
 		    "$p" "$k" "$size"
 		chown "$TEST_UID:$TEST_GID" "$MBOX.pop3d-journal"
 		chmod 600 "$MBOX.pop3d-journal"
@@ -312,7 +312,7 @@ victim_and_attacker() {
 	mbox_make 3
 	cp -p "$MBOX" "$BATS_TEST_TMPDIR/orig"
 	# a well-formed journal, but for the file now at orig's inode
-	python3 "$TESTS/forge-journal.py" "$BATS_TEST_TMPDIR/orig" \
+	python3 "$TESTS/lib/forge-journal.py" "$BATS_TEST_TMPDIR/orig" \
 	    "$MBOX.pop3d-journal" 0 20 "$(stat -c %s "$MBOX")"
 	chown "$TEST_UID:$TEST_GID" "$MBOX.pop3d-journal"
 	chmod 600 "$MBOX.pop3d-journal"

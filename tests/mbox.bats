@@ -3,7 +3,7 @@
 # left on disk.  Expected bytes come from tests/lib/mbox.py, which reads
 # the fixture itself; pop3d is only asked for what is being checked.
 
-load helper
+load lib/helper
 load lib/mailbox
 
 setup() {
@@ -511,7 +511,7 @@ retr_blocks() {
 	is_emulated && seeds=5		# under qemu-user: fewer, same kinds
 	mkdir -p "$OUT/fuzz"
 	run env MBOX="$MBOX" WORK="$OUT/fuzz" TEST_UID="$TEST_UID" \
-	    PASSWORD="$PASSWORD" timeout 300 python3 "$TESTS/mbox-fuzz.py" 1 \
+	    PASSWORD="$PASSWORD" timeout 300 python3 "$TESTS/lib/mboxfuzz.py" 1 \
 	    $((seeds + 1)) -- "$POP3D" -p "$PASSWD" -m "$SPOOL/%u" -d 0
 	echo "$output"
 	[ "$status" -eq 0 ]

@@ -5,8 +5,8 @@
 # socket unit (systemd-socket-activate: systemd is not PID 1 here), and
 # dpkg --purge leaving none of the package's files, user or directories.
 
-load helper
-load launch-lib
+load lib/helper
+load lib/clients
 
 SRC=$TESTS/..
 

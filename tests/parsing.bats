@@ -4,8 +4,8 @@
 # sent as stored, what is refused, the hidden c-client/Dovecot
 # pseudo-message, and RETR of a message that changed under the session.
 
-load helper
-load integ-lib
+load lib/helper
+load lib/mailspool
 
 setup() {
 	setup_maildrop

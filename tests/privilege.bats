@@ -4,7 +4,7 @@
 # normal user serves that user only; pop3d --check-user describes a
 # setup without touching the mailbox.
 
-load helper
+load lib/helper
 load lib/accounts
 
 setup() {
@@ -25,7 +25,7 @@ STATUS_FILE=status.txt
 # The !sh line that copies pop3d's /proc status to $BATS_TEST_TMPDIR.
 # \$PPID is expanded by the client's shell: the client's own pid.
 proc_line() {
-	echo "!sh bash '$TESTS/auth-proc.bash' \"\$PPID\" '$POP3D' '$BATS_TEST_TMPDIR/$STATUS_FILE'"
+	echo "!sh bash '$TESTS/lib/procstatus.bash' \"\$PPID\" '$POP3D' '$BATS_TEST_TMPDIR/$STATUS_FILE'"
 }
 
 # field NAME: the values of a /proc/PID/status line, space-separated

@@ -4,7 +4,7 @@
 # the review's findings (names like side files, gid 0, escaped log text,
 # --login-timeout, non-dumpable processes, the fail delay's clock).
 
-load helper
+load lib/helper
 load lib/certs
 load lib/launcher
 load lib/accounts
@@ -124,7 +124,7 @@ proc_of() {
 	tls_stop
 	POP3D=$real
 	sleep 0.5
-	run python3 "$TESTS/privsep-trace.py" "$FRONT_UID" "$TEST_UID" "$FRONT_ROOT" "$T"/trace.*
+	run python3 "$TESTS/lib/socketreaders.py" "$FRONT_UID" "$TEST_UID" "$FRONT_ROOT" "$T"/trace.*
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "$(grep -c 'problems 0' <<< "$output")" -eq 3 ]
@@ -160,7 +160,7 @@ child_of() {
 	root=$(session_pid 1)
 	front=$(child_of "$root")
 	sleep 1
-	run python3 "$TESTS/privsep-memscan.py" "$front" "$KEY"
+	run python3 "$TESTS/lib/memscan.py" "$front" "$KEY"
 	echo "front $front: $output"
 	[ "$status" -eq 1 ]		# the control: the key is there
 	for ((i = 0; i < 100; i++)); do	# logged in, RETR done
@@ -169,7 +169,7 @@ child_of() {
 	done
 	sleep 0.5
 	[ "$(ps -o uid= -p "$root" | tr -d ' ')" = "$TEST_UID" ]
-	run python3 "$TESTS/privsep-memscan.py" "$root" "$KEY"
+	run python3 "$TESTS/lib/memscan.py" "$root" "$KEY"
 	echo "session $root: $output"
 	[ "$status" -eq 0 ]
 	[[ $output == *"found: nothing" ]]
@@ -316,7 +316,7 @@ child_of() {
 
 @test "fail delay from the command's arrival: an unknown user, a yescrypt and an md5crypt account answer within 30 ms of each other" {
 	local y m
-	y=$(printf '%s' "$PASSWORD" | python3 "$TESTS/auth-crypt.py" '$y$')
+	y=$(printf '%s' "$PASSWORD" | python3 "$TESTS/lib/crypthash.py" '$y$')
 	m=$(openssl passwd -1 -salt abcdefgh "$PASSWORD")
 	printf 'yes:%s:5000:5000:Y:%s:/bin/sh\nmd5:%s:5000:5000:M:%s:/bin/sh\n' \
 	    "$y" "$BATS_TEST_TMPDIR" "$m" "$BATS_TEST_TMPDIR" >> "$PASSWD"

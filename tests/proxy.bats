@@ -5,8 +5,8 @@
 # loopback; the client is 127.0.0.2 so that its address differs from the
 # balancer's (127.0.0.1), which is the only --proxy-from peer.
 
-load helper
-load launch-lib
+load lib/helper
+load lib/clients
 load lib/certs
 
 FILTER=$TESTS/../fail2ban/filter.d/pop3d.conf

@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # A whole session the way a client runs one: login, look, fetch, delete.
 
-load helper
+load lib/helper
 
 setup() {
 	setup_maildrop

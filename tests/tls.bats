@@ -7,7 +7,7 @@
 # plaintext login refused unless --allow-plaintext; bad certificate and
 # key options; garbage, aborted and stalled handshakes.
 
-load helper
+load lib/helper
 load lib/certs
 load lib/launcher
 load lib/mailbox
@@ -693,7 +693,7 @@ refused_with() {
 	[ "$status" -eq 0 ]
 	retr_body > "$BATS_TEST_TMPDIR/got"
 	cmp "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/got"
-	run timeout 60 python3 "$TESTS/tls-poplib.py" stls "$PORT" "$CERT" \
+	run timeout 60 python3 "$TESTS/lib/poplib-tls.py" stls "$PORT" "$CERT" \
 	    "$BATS_TEST_TMPDIR/poplib"
 	[ "$status" -eq 0 ]
 	cmp "$BATS_TEST_TMPDIR/big" "$BATS_TEST_TMPDIR/poplib/1"
@@ -842,7 +842,7 @@ fetched_all() {
 	mbox_fixture "$MBOX" 3
 	cp "$MBOX" "$BATS_TEST_TMPDIR/orig"
 	tls_launch --tls-cert "$CERT" --tls-key "$KEY"
-	run timeout 60 python3 "$TESTS/tls-poplib.py" stls "$PORT" "$CERT" \
+	run timeout 60 python3 "$TESTS/lib/poplib-tls.py" stls "$PORT" "$CERT" \
 	    "$BATS_TEST_TMPDIR/stls"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "+OK begin TLS negotiation" ]
@@ -852,7 +852,7 @@ fetched_all() {
 	mbox_fixture "$MBOX" 3
 	tls_stop
 	tls_launch --tls --tls-cert "$CERT" --tls-key "$KEY"
-	run timeout 60 python3 "$TESTS/tls-poplib.py" ssl "$PORT" "$CERT" \
+	run timeout 60 python3 "$TESTS/lib/poplib-tls.py" ssl "$PORT" "$CERT" \
 	    "$BATS_TEST_TMPDIR/ssl"
 	[ "$status" -eq 0 ]
 	fetched_all "$BATS_TEST_TMPDIR/orig" "$BATS_TEST_TMPDIR/ssl" 3

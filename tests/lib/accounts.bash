@@ -10,10 +10,10 @@
 
 # Methods chpasswd -c knows, plus BCRYPT: Debian 12's chpasswd cannot make
 # bcrypt, so that hash comes from libxcrypt's crypt_gensalt + crypt
-# (tests/auth-crypt.py, through ctypes) and is set with usermod -p.
+# (tests/lib/crypthash.py, through ctypes) and is set with usermod -p.
 AUTH_METHODS="YESCRYPT SHA512 SHA256 MD5 BCRYPT"
 
-# Prefix of each method's hashes, for auth-crypt.py and for checks.
+# Prefix of each method's hashes, for crypthash.py and for checks.
 auth_prefix() {
 	case $1 in
 	YESCRYPT) echo '$y$' ;;
@@ -27,7 +27,7 @@ auth_prefix() {
 
 # auth_hash PREFIX PASSWORD: a libxcrypt hash (random salt, default cost).
 auth_hash() {
-	printf '%s' "$2" | python3 "$TESTS/auth-crypt.py" "$1"
+	printf '%s' "$2" | python3 "$TESTS/lib/crypthash.py" "$1"
 }
 
 # A fresh user name: p3a_TAG_RANDOM (at most 32 characters).

@@ -41,8 +41,7 @@ import threading
 import time
 
 sys.dont_write_bytecode = True  # nothing generated in the tree
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "lib"))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from pop3client import Closed, Pop3  # noqa: E402  (tests/lib: no package)
 
 MAX_TRIES = 60		# attempts of one session (each [IN-USE] or [SYS/TEMP])

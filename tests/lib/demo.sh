@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/demo.sh POP3D - `make demo`: a session on this terminal.
+# tests/lib/demo.sh POP3D - `make demo`: a session on this terminal.
 #
 # Makes a demo user "demo" (password "demo") in a passwd file and a small
 # mailbox in a temporary directory, then runs pop3d on the terminal, so a

@@ -1,11 +1,12 @@
-# tests/integ-lib.bash - shared by integrity.bats, locking.bats and
-# parsing.bats (the "never lose a message" tests, README "The mailbox").
+# tests/lib/mailspool.bash - a /var/mail-like spool, mailboxes with their
+# ground truth, MDA messages and the fault-injection sweeps, for the
+# "never lose a message" tests (README "The mailbox").
 #
 # Loaded after helper.bash.  Fixtures come from lib/mbox.py (a mailbox
-# and its ground truth); the fault-injection sweeps are integ-sweep.py.
+# and its ground truth); the fault-injection sweeps are faultsweep.py.
 
 INTEG_MBOX=$TESTS/lib/mbox.py
-INTEG_SWEEP=$TESTS/integ-sweep.py
+INTEG_SWEEP=$TESTS/lib/faultsweep.py
 
 # integ_sweep NAME ARGS... - one sweep in its own work directory (under
 # $INTEG_WORK if set: another file system); its summary lines go to the

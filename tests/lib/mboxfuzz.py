@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random mailboxes (fixed seeds) against tests/lib/mbox.py.
 
-    mbox-fuzz.py FIRST LAST -- POP3D ARGS...
+    mboxfuzz.py FIRST LAST -- POP3D ARGS...
 
 For each seed in [FIRST, LAST) it writes a random mbox to $MBOX
 (lib/mbox.py random_mbox), then
@@ -21,8 +21,8 @@ import subprocess
 import sys
 
 sys.dont_write_bytecode = True     # nothing generated in the tree
-TESTS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(TESTS, "lib"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
 import mbox as model  # noqa: E402
 import pop3client  # noqa: E402  (tests/lib is not a package)
 
@@ -86,7 +86,7 @@ def check_update(seed, r, data, argv):
     if deliver:
         script += ("!sh printf 'Subject: new\\n\\nFrom here\\n.\\n' | "
                    "python3 %s %s new@example.org && cp %s %s\n" %
-                   (os.path.join(TESTS, "lib", "deliver.py"), MBOX, MBOX,
+                   (os.path.join(HERE, "deliver.py"), MBOX, MBOX,
                     snap))
     session(argv, script + "QUIT\n")
     want = model.cut(data, gone)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hash a password the way the system's libxcrypt does.
 
-    auth-crypt.py PREFIX [COUNT] < password
+    crypthash.py PREFIX [COUNT] < password
 
 PREFIX is a libxcrypt method prefix ("$y$", "$6$", "$5$", "$1$", "$2b$");
 COUNT 0 (the default) is the method's default cost.  The salt comes from
@@ -16,7 +16,7 @@ import sys
 
 def main():
     if len(sys.argv) not in (2, 3):
-        sys.exit("usage: auth-crypt.py PREFIX [COUNT] < password")
+        sys.exit("usage: crypthash.py PREFIX [COUNT] < password")
     lib = ctypes.CDLL(ctypes.util.find_library("crypt") or "libcrypt.so.1",
                       use_errno=True)
     lib.crypt_gensalt.restype = ctypes.c_char_p

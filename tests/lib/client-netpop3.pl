@@ -1,10 +1,10 @@
 #!/usr/bin/perl
 # A mail client on Perl's Net::POP3, written the way scripts use it.
 #
-#   launch-netpop3.pl [--stls|--ssl] [--cafile F] [--state F] [--delete]
+#   client-netpop3.pl [--stls|--ssl] [--cafile F] [--state F] [--delete]
 #                     HOST PORT USER PASSWORD OUTDIR
 #
-# Same contract as launch-poplib.py: log in with USER/PASS (after STLS
+# Same contract as client-poplib.py: log in with USER/PASS (after STLS
 # with --stls, over implicit TLS with --ssl, the certificate checked
 # against HOST and --cafile; both need IO::Socket::SSL), fetch with RETR
 # every message whose UIDL is not in the --state file into OUTDIR/N,
@@ -18,7 +18,7 @@ use Net::POP3;
 my ($stls, $ssl, $cafile, $state, $delete);
 GetOptions('stls' => \$stls, 'ssl' => \$ssl, 'cafile=s' => \$cafile,
     'state=s' => \$state, 'delete' => \$delete) or exit 1;
-@ARGV == 5 or die "usage: launch-netpop3.pl [opts] HOST PORT USER PASS DIR\n";
+@ARGV == 5 or die "usage: client-netpop3.pl [opts] HOST PORT USER PASS DIR\n";
 my ($host, $port, $user, $pass, $outdir) = @ARGV;
 if (($stls || $ssl) && !eval { require IO::Socket::SSL; 1 }) {
 	die "Net::POP3 needs IO::Socket::SSL for TLS: " .

@@ -1,5 +1,5 @@
 #!/bin/sh
-# integ-pidof.sh ARG... - the pids (one a line) of the processes whose
+# pidof.sh ARG... - the pids (one a line) of the processes whose
 # command line begins with exactly these arguments (no procps needed).
 # A cross build's launcher (pop3d-ARCH.run, see the Makefile) shows up
 # as "qemu-ARCH SYSROOT/LOADER --library-path DIRS pop3d-ARCH ARG...":

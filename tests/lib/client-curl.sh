@@ -1,10 +1,10 @@
 #!/bin/bash
 # A mail fetcher on curl's pop3:// and pop3s://, as shell scripts use it.
 #
-#   launch-curl.sh [--stls|--ssl] [--cafile F] [--state F] [--delete]
+#   client-curl.sh [--stls|--ssl] [--cafile F] [--state F] [--delete]
 #                  HOST PORT USER PASSWORD OUTDIR
 #
-# Same contract as launch-poplib.py.  curl runs one POP3 command per URL:
+# Same contract as client-poplib.py.  curl runs one POP3 command per URL:
 # a first session asks UIDL (-X UIDL); a second fetches every message
 # whose UIDL is not in the --state file with RETR (pop3://HOST/N) and,
 # with --delete, DELEs them (-X DELE -I) -- all URLs of one curl command
@@ -22,11 +22,11 @@ while [ $# -gt 5 ]; do
 	--cafile) tls+=(--cacert "$2"); shift ;;
 	--state) state=$2; shift ;;
 	--delete) delete=1 ;;
-	*) echo "launch-curl: unknown option $1" >&2; exit 1 ;;
+	*) echo "client-curl: unknown option $1" >&2; exit 1 ;;
 	esac
 	shift
 done
-[ $# -eq 5 ] || { echo "usage: launch-curl.sh [opts] HOST PORT USER PASS DIR" >&2; exit 1; }
+[ $# -eq 5 ] || { echo "usage: client-curl.sh [opts] HOST PORT USER PASS DIR" >&2; exit 1; }
 host=$1 port=$2 user=$3 pass=$4 outdir=$5
 url="$scheme://$host:$port"
 common=(-sS --max-time 120 -u "$user:$pass" "${tls[@]}")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A plaintext TCP relay that records a POP3 client's commands.
 
-    launch-relay.py PORT TARGET_PORT TRANSCRIPT [ON_QUIT_COMMAND]
+    relay.py PORT TARGET_PORT TRANSCRIPT [ON_QUIT_COMMAND]
 
 Listens on 127.0.0.1:PORT and relays each connection to
 127.0.0.1:TARGET_PORT.  Every line the client sends is appended to

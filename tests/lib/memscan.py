@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Look for a TLS private key in a live process's memory (as root).
 
-    privsep-memscan.py PID KEY.pem
+    memscan.py PID KEY.pem
 
 Reads every readable mapping of /proc/PID/maps through /proc/PID/mem and
 searches it for the key material: the private scalar (the EC key's

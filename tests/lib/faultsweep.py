@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fault-injection sweeps over pop3d's UPDATE and its recovery.
 
-    integ-sweep.py --pop3d BIN --work DIR --spec KINDS --dele 1,4
+    faultsweep.py --pop3d BIN --work DIR --spec KINDS --dele 1,4
                    [--mode kill|ENOSPC|EIO] [--persist]
                    [--phase update|recover]
                    [--crash SYSCALL:N] [--deliver] [--uidl]
@@ -50,7 +50,7 @@ import time
 
 sys.dont_write_bytecode = True     # nothing generated in the tree
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "lib"))
+sys.path.insert(0, HERE)
 import mbox as mbox_lib  # noqa: E402  (tests/lib/mbox.py)
 from pop3client import run_session  # noqa: E402  (tests/lib: no package)
 
@@ -267,7 +267,7 @@ class Sweep:
             os.unlink(lock)
         with open(self.delivery, "rb") as f:
             r = subprocess.run([sys.executable, os.path.join(
-                HERE, "lib", "deliver.py"), self.mbox], stdin=f, timeout=60)
+                HERE, "deliver.py"), self.mbox], stdin=f, timeout=60)
         if r.returncode != 0:
             raise RuntimeError("deliver.py failed")
         os.chown(self.mbox, UID, GID)

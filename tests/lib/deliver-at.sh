@@ -1,5 +1,5 @@
 #!/bin/sh
-# integ-mda.sh WHEN MBOX LOG CMD... - run an MDA delivery command at a
+# deliver-at.sh WHEN MBOX LOG CMD... - run an MDA delivery command at a
 # chosen moment, for locking.bats.
 #
 # WHEN is "now", or "update": wait (at most 30 s, polling every 10 ms)

@@ -1,4 +1,4 @@
-# tests/launch-lib.bash - launchers and real clients for launchers.bats and
+# tests/lib/clients.bash - launchers and real clients for launchers.bats and
 # clients.bats (load after helper).
 #
 # Fixtures: launch_fixtures DIR makes a passwd file with one user per
@@ -172,11 +172,11 @@ pop3d_test_args() {
 	echo "-m $SPOOL/%u -p $PASSWD -d 0 --penalty-dir=$BATS_TEST_TMPDIR/penalty"
 }
 
-# relay_start DIR PORT TARGET [ON_QUIT]: launch-relay.py; its transcript
+# relay_start DIR PORT TARGET [ON_QUIT]: relay.py; its transcript
 # of client commands is DIR/relay.log.
 relay_start() {
 	: > "$1/relay.log"
-	launch_bg "$1/relay.pid" python3 "$TESTS/launch-relay.py" "$2" "$3" \
+	launch_bg "$1/relay.pid" python3 "$TESTS/lib/relay.py" "$2" "$3" \
 	    "$1/relay.log" ${4:+"$4"}
 	wait_port "$2"
 }
@@ -331,8 +331,8 @@ getmail_run() {
 	    env HOME="$work" getmail --getmaildir "$state" --rcfile "$work/rc"
 }
 
-# curl (launch-curl.sh), poplib (launch-poplib.py), Net::POP3
-# (launch-netpop3.pl): one interface, see the scripts.
+# curl (client-curl.sh), poplib (client-poplib.py), Net::POP3
+# (client-netpop3.pl): one interface, see the scripts.
 script_run() {
 	local opts=(--state "$state/uids")
 	case $mode in
@@ -341,11 +341,11 @@ script_run() {
 	esac
 	[ -z "$delete" ] || opts+=(--delete)
 	case $client in
-	curl) run timeout 120 bash "$TESTS/launch-curl.sh" "${opts[@]}" \
+	curl) run timeout 120 bash "$TESTS/lib/client-curl.sh" "${opts[@]}" \
 	    "$host" "$port" "$user" "$pass" "$out" ;;
-	poplib) run timeout 120 python3 "$TESTS/launch-poplib.py" \
+	poplib) run timeout 120 python3 "$TESTS/lib/client-poplib.py" \
 	    "${opts[@]}" "$host" "$port" "$user" "$pass" "$out" ;;
-	netpop3) run timeout 120 perl "$TESTS/launch-netpop3.pl" \
+	netpop3) run timeout 120 perl "$TESTS/lib/client-netpop3.pl" \
 	    "${opts[@]}" "$host" "$port" "$user" "$pass" "$out" ;;
 	esac
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check, from strace -f output, who read the client's socket.
 
-    privsep-trace.py FRONT_UID USER_UID CHROOT TRACE...
+    socketreaders.py FRONT_UID USER_UID CHROOT TRACE...
 
 Each TRACE is one pop3d run under `strace -f -o TRACE -e trace=read,
 readv,recvfrom,recvmsg,pread64,setresuid,setuid,chroot,clone,clone3,fork,

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A mail client on Python's poplib, written the way applications use it.
 
-    launch-poplib.py [--stls|--ssl] [--cafile F] [--state F] [--delete]
+    client-poplib.py [--stls|--ssl] [--cafile F] [--state F] [--delete]
                      HOST PORT USER PASSWORD OUTDIR
 
 Logs in with USER/PASS (after STLS with --stls, over implicit TLS with

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fetch and delete every message with Python's poplib, over TLS.
 
-    tls-poplib.py ssl|stls PORT CAFILE OUTDIR
+    poplib-tls.py ssl|stls PORT CAFILE OUTDIR
 
 Connects to 127.0.0.1:PORT with POP3_SSL (ssl) or POP3 + stls() (stls),
 verifying the certificate against CAFILE for 127.0.0.1, logs

@@ -1,4 +1,4 @@
-# tests/helper.bash - what every test file loads.
+# tests/lib/helper.bash - what every test file loads.
 #
 # Conventions: each test gets a maildrop directory owned by the test user
 # (uid 5000) in $BATS_TEST_TMPDIR, a --passwd file with alice/secret, and

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/auth-proc.bash PARENT_PID BINARY OUT - copy /proc/PID/status of
+# tests/lib/procstatus.bash PARENT_PID BINARY OUT - copy /proc/PID/status of
 # the running pop3d to OUT.  Run from a session's "!sh" line
 # (tests/lib/pop3client.py), where the shell's $PPID is the client and pop3d is the child of the client whose
 # executable is BINARY (the same pid through "exec" wrappers).  Writes
@@ -21,8 +21,8 @@ for dir in /proc/[0-9]*; do
 	is_pop3d "$dir" || continue
 	ppid=$(awk '/^PPid:/ { print $2 }' "$dir/status" 2>/dev/null)
 	[ "$ppid" = "$parent" ] || continue
-	[ -z "$found" ] || { echo "auth-proc: two pop3d children" >&2; exit 1; }
+	[ -z "$found" ] || { echo "procstatus: two pop3d children" >&2; exit 1; }
 	found=$dir
 done
-[ -n "$found" ] || { echo "auth-proc: no pop3d child of $parent" >&2; exit 1; }
+[ -n "$found" ] || { echo "procstatus: no pop3d child of $parent" >&2; exit 1; }
 cat "$found/status" > "$out.tmp" && mv "$out.tmp" "$out"

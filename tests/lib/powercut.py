@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Power-cut crash states of pop3d's UPDATE and of its recovery.
 
-    crashstates.py --pop3d BIN --work DIR --scenario NAME
+    powercut.py --pop3d BIN --work DIR --scenario NAME
                    [--max-states N] [--per-point N] [--seed S] [--verbose]
 
 A method after ALICE (OSDI 2014) and CrashMonkey (OSDI 2018): record the
@@ -71,10 +71,10 @@ def load(name, file):
     return mod
 
 
-sys.path.insert(0, os.path.join(HERE, "lib"))
+sys.path.insert(0, HERE)
 import mbox as mbox_lib  # noqa: E402  (tests/lib/mbox.py)
-sweep_lib = load("integ_sweep", "integ-sweep.py")
-pop3client = load("pop3client", "lib/pop3client.py")
+sweep_lib = load("faultsweep", "faultsweep.py")
+pop3client = load("pop3client", "pop3client.py")
 
 UID = GID = 5000
 PAGE = 4096
