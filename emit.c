@@ -214,7 +214,6 @@ window_fill(struct maildrop *md, uint64_t from, uint64_t to, size_t ahead)
 			    strerror(errno));
 		return -1;
 	}
-	b->win_off = from;
 	if (!md_prove(md, from, end)) {
 		if (!md_prove(md, from, to))
 			return -1;
@@ -260,7 +259,7 @@ send_window(struct maildrop *md, const struct md_msg *m, struct emit *e,
 {
 	uint64_t off = m->off + m->sep_len;
 
-	if (emit_out(e, out, md->b.win + (off - md->b.win_off),
+	if (emit_out(e, out, md->b.win + (off - md->b.ok_from),
 	    (size_t)(m->end - off)) != 0 || emit_end(e, out) != 0)
 		return MD_CLIENT;
 	return MD_OK;

@@ -125,8 +125,8 @@ struct md_bufs {
 	char *scan;		/* SCAN_BUF + HEAD_MIN: index, copies */
 	char *in;		/* SEND_CHUNK: a block read back to prove it */
 	char *win;		/* SEND_CHUNK: RETR and TOP read the file here */
-	uint64_t win_off;	/* the file offset of win[0] */
-	uint64_t ok_from, ok_to;	/* win holds [ok_from, ok_to), proven */
+	uint64_t ok_from, ok_to;	/* win[0] is at ok_from; it holds
+				   [ok_from, ok_to), proven */
 };
 
 struct maildrop {

@@ -364,14 +364,15 @@ md_persist_store(struct maildrop *md)
 	struct mdindex_source src = { source_msg, source_tag, md };
 	const char *why = NULL;
 
-	if (md->px.path != NULL && md->px.stale && !md->cfg.inspect &&
-	    md->f.fd >= 0 && geteuid() == md->pf.snap.st_uid) {
+	/* only the mailbox's owner writes or removes its index */
+	if (md->px.path == NULL || md->f.fd < 0 ||
+	    geteuid() != md->pf.snap.st_uid)
+		return;
+	if (md->px.stale && !md->cfg.inspect) {
 		drop_stale(md);
 		return;
 	}
-	if (md->px.path == NULL || !md->px.ready || !md->px.dirty ||
-	    md->f.fd < 0 || geteuid() != md->pf.snap.st_uid ||
-	    md->ix.oom)
+	if (!md->px.ready || !md->px.dirty || md->ix.oom)
 		return;
 	if (md->ix.size > 0 && md->pf.blk_size == 0)
 		return;
