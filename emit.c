@@ -229,11 +229,16 @@ maildrop_check(struct maildrop *md, unsigned n, long lines,
     const char **why)
 {
 	unsigned i = md->ix.first + n - 1;
-	uint64_t from = md->ix.msg[i].off, to = md_range_end(md, i);
+	uint64_t from, to;
 	/* TOP of a long message wants its head: do not read 256 KB */
 	size_t ahead = lines < 0 ? SEND_CHUNK : TOP_FIRST_READ;
+	enum md_status st;
 	int ok;
 
+	if ((st = md_persist_entries(md, why)) != MD_OK)
+		return st;
+	from = md->ix.msg[i].off;
+	to = md_range_end(md, i);
 	if (window_has(md, from, to))
 		return MD_OK;
 	if (to - from <= ahead) {

@@ -104,7 +104,7 @@ md_spool_writable(struct maildrop *md)
 /* The persistent index, written in its directory with the group raised
    as for the journal; 0, or -1 with *why (busy: another writer). */
 int
-md_spool_store_index(struct maildrop *md, const struct mdindex *ix,
+md_spool_store_index(struct maildrop *md, struct mdindex *ix,
     const struct mdindex_source *src, const char **why)
 {
 	enum mdindex_io r;

@@ -105,24 +105,14 @@ check_mbox_start(struct maildrop *md, uint64_t size, const char **why)
 	return MD_OK;
 }
 
-/* Index the whole file (locked, except for --check-user). */
-enum md_status
-md_index_file(struct maildrop *md, const char **why)
+/* Scan [from, size) into the index and finish its proof. */
+static enum md_status
+scan_into_index(struct maildrop *md, uint64_t from, uint64_t size,
+    const char **why)
 {
 	enum md_status st;
-	uint64_t size, stop, from = 0;
+	uint64_t stop;
 
-	if ((st = md_proof_begin(md, why)) != MD_OK)
-		return st;
-	size = (uint64_t)md->pf.snap.st_size;
-	if (size > 0 && md_persist_load(md, &from) == MD_LOAD_UNCHANGED) {
-		md_recount(md);
-		return MD_OK;
-	}
-	/* a grown file: the index holds [0, from), from is a From_ line */
-	if (from == 0 &&
-	    ((st = check_mbox_start(md, size, why)) != MD_OK || size == 0))
-		return st;
 	st = md_scan(md, from, size, index_add, &stop, why);
 	if (st == MD_OK && md->ix.oom) {
 		*why = "out of memory";
@@ -135,12 +125,81 @@ md_index_file(struct maildrop *md, const char **why)
 		syslog(LOG_NOTICE, "%s has more than %u messages; serving the "
 		    "first %u, the rest wait for a later session", md->f.path,
 		    MAX_MSGS, MAX_MSGS);
-	if ((st = md_proof_end(md, why)) != MD_OK)
+	return md_proof_end(md, why);
+}
+
+/* Index the whole file (locked, except for --check-user). */
+enum md_status
+md_index_file(struct maildrop *md, const char **why)
+{
+	enum md_status st;
+	uint64_t size, from = 0;
+
+	if ((st = md_proof_begin(md, why)) != MD_OK)
+		return st;
+	size = (uint64_t)md->pf.snap.st_size;
+	/* the index's header has the counts: no recount */
+	if (size > 0 && md_persist_load(md, &from) == MD_LOAD_UNCHANGED)
+		return MD_OK;
+	/* a grown file: the index holds [0, from), from is a From_ line */
+	if (from == 0 &&
+	    ((st = check_mbox_start(md, size, why)) != MD_OK || size == 0))
+		return st;
+	if ((st = scan_into_index(md, from, size, why)) != MD_OK)
 		return st;
 	if (from > 0)
 		md_persist_grown(md);
 	md_recount(md);
 	return MD_OK;
+}
+
+/*
+ * The index file that answered at login could not give its records
+ * (persist.c): the scan a login without it would have made, under the
+ * lock, of the file as it was at login.  What STAT said then must still
+ * hold; if the file changed since, the session cannot know what its
+ * client saw, and ends.
+ */
+enum md_status
+md_index_again(struct maildrop *md, const char **why)
+{
+	static const char changed[] =
+	    "mailbox was changed by another program; please reconnect";
+	unsigned nmsg = md->ix.nmsg;
+	uint64_t octets = md->ix.live_octets;
+	enum md_status st;
+
+	if ((st = md_lock(md, why)) != MD_OK)
+		return st;
+	free(md->ix.msg);
+	memset(&md->ix, 0, sizeof(md->ix));
+	if (!md_proof_unchanged(md)) {
+		*why = changed;
+		st = MD_TEMP;
+	} else {
+		md_proof_restart(md);
+		st = scan_into_index(md, 0, (uint64_t)md->pf.snap.st_size,
+		    why);
+	}
+	if (st == MD_OK) {
+		md_recount(md);
+		if (md->ix.nmsg != nmsg || md->ix.live_octets != octets) {
+			*why = changed;
+			st = MD_TEMP;
+		}
+	}
+	if (st == MD_OK) {
+		md_proof_settle(md);
+		md_persist_tick(md);
+	} else {
+		free(md->ix.msg);	/* STAT's counts stay; nothing else */
+		memset(&md->ix, 0, sizeof(md->ix));
+		md->ix.nmsg = nmsg;
+	}
+	md_unlock(md);
+	free(md->b.scan);
+	md->b.scan = NULL;
+	return st;
 }
 
 /* The mailbox's directory and the names of our files in it. */
@@ -174,7 +233,7 @@ md_new(struct maildrop **mdp, const struct md_config *cfg, const char **why)
 		return MD_TEMP;
 	}
 	md->cfg = *cfg;
-	md->f.fd = md->f.dirfd = md->px.dirfd = -1;
+	md->f.fd = md->f.dirfd = md->px.dirfd = md->px.rd.fd = -1;
 	if (strlen(cfg->path) >= PATH_MAX) {
 		*why = "mailbox path too long";
 		st = MD_PERM;
@@ -347,15 +406,25 @@ maildrop_valid(const struct maildrop *md, unsigned n)
 	return n >= 1 && n <= maildrop_count(md);
 }
 
+/* Before the records of an index are read, nothing can be deleted. */
 int
 maildrop_deleted(const struct maildrop *md, unsigned n)
 {
-	return (msg_of(md, n)->flags & F_DELETED) != 0;
+	return md->ix.msg != NULL && (msg_of(md, n)->flags & F_DELETED) != 0;
+}
+
+enum md_status
+maildrop_entries(struct maildrop *md, const char **why)
+{
+	return md_persist_entries(md, why);
 }
 
 uint64_t
 maildrop_size(const struct maildrop *md, unsigned n)
 {
+	if (md->ix.msg == NULL)
+		md_fatal("%s: a message size before its record was read",
+		    md->f.path);
 	return msg_of(md, n)->size;
 }
 
@@ -369,8 +438,11 @@ maildrop_stat(const struct maildrop *md, unsigned *count, uint64_t *octets)
 void
 maildrop_delete(struct maildrop *md, unsigned n)
 {
-	struct md_msg *m = msg_of(md, n);
+	struct md_msg *m;
 
+	if (md->ix.msg == NULL)
+		md_fatal("%s: DELE before the records were read", md->f.path);
+	m = msg_of(md, n);
 	if (m->flags & F_DELETED)
 		return;
 	m->flags |= F_DELETED;
@@ -383,6 +455,8 @@ maildrop_delete(struct maildrop *md, unsigned n)
 void
 maildrop_undelete_all(struct maildrop *md)
 {
+	if (md->ix.msg == NULL)
+		return;		/* no records read: nothing deleted */
 	for (unsigned i = 0; i < md->ix.nmsg; i++)
 		md->ix.msg[i].flags &= ~F_DELETED;
 	md_recount(md);

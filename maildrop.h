@@ -62,7 +62,14 @@ enum md_status maildrop_open(struct maildrop **mdp,
     const struct md_config *cfg, const char **why);
 void maildrop_close(struct maildrop *md);
 
-/* Messages are numbered from 1, as in RFC 1939. */
+/*
+ * Messages are numbered from 1, as in RFC 1939.  A login on an unchanged
+ * mailbox reads only its persistent index's header, which has the counts
+ * and octets; maildrop_entries() reads the messages' records before the
+ * first maildrop_size() or maildrop_delete() (maildrop_check(),
+ * maildrop_uidl() and maildrop_update() do it themselves).
+ */
+enum md_status maildrop_entries(struct maildrop *md, const char **why);
 unsigned maildrop_count(const struct maildrop *md);
 int maildrop_valid(const struct maildrop *md, unsigned n);	/* 1, 0 */
 int maildrop_deleted(const struct maildrop *md, unsigned n);

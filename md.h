@@ -31,6 +31,7 @@
 #include <openssl/evp.h>
 
 #include "maildrop.h"
+#include "mdindex.h"
 #include "params.h"
 
 /*
@@ -105,6 +106,13 @@ struct md_persist {
 				   under the lock */
 	const char *verdict;	/* for --check-user */
 	const char *why;	/* why it is not trusted */
+	/* an index whose header answered at login: the rest is read from
+	   the same file when first needed */
+	struct mdindex head;
+	struct mdindex_reader rd;
+	int lazy;		/* its records and tags are still to be read */
+	int lazy_digs;		/* its UIDL digests are still to be read */
+	int failed;		/* they could not be, nor the mailbox scanned */
 };
 
 struct md_proof {
@@ -147,6 +155,7 @@ enum md_status md_new(struct maildrop **, const struct md_config *,
     const char **);
 enum md_status md_open_file(struct maildrop *, const char **);
 void md_recount(struct maildrop *);
+enum md_status md_index_again(struct maildrop *, const char **);
 
 /* mbox.c: calls back for each message; -1 from fn stops the scan */
 struct scan_msg {
@@ -169,9 +178,7 @@ int md_spool_create(struct maildrop *, const char *);
 int md_spool_rename(struct maildrop *, const char *, const char *);
 int md_spool_writable(struct maildrop *);
 enum md_status md_lock_try(struct maildrop *);
-struct mdindex;
-struct mdindex_source;
-int md_spool_store_index(struct maildrop *, const struct mdindex *,
+int md_spool_store_index(struct maildrop *, struct mdindex *,
     const struct mdindex_source *, const char **);
 int md_spool_unlink_index(struct maildrop *);
 void md_spool_forget(struct maildrop *);
@@ -192,6 +199,7 @@ int md_proof_resume(struct maildrop *, uint64_t, uint64_t, size_t *);
 void md_proof_restart(struct maildrop *);
 unsigned char *md_proof_tag(struct maildrop *, size_t);
 void md_proof_settle_on(const struct stat *);
+int md_proof_unchanged(struct maildrop *);
 
 /* uidl.c: the digests as the persistent index keeps them */
 int md_digests_alloc(struct maildrop *);
@@ -206,6 +214,9 @@ enum md_status md_persist_new(struct maildrop *, const char **);
 enum md_load { MD_LOAD_SCAN, MD_LOAD_UNCHANGED, MD_LOAD_GREW };
 enum md_load md_persist_load(struct maildrop *, uint64_t *);
 void md_persist_grown(struct maildrop *);
+enum md_status md_persist_entries(struct maildrop *, const char **);
+int md_persist_digests(struct maildrop *);
+int md_persist_lazy(const struct maildrop *);
 void md_persist_tick(struct maildrop *);
 void md_persist_updated(struct maildrop *, unsigned, uint64_t);
 void md_persist_store(struct maildrop *);

@@ -78,20 +78,52 @@ sec_value(uint64_t v)
 	return v >> 63 ? -(time_t)(~v) - 1 : (time_t)v;
 }
 
-static uint64_t
-layout_len(uint32_t nmsg, uint32_t nblk)
+static int
+has_digests(const struct mdindex *ix)
 {
-	/* both bounded first, so this cannot overflow */
-	return (uint64_t)MDINDEX_HEAD_LEN + (uint64_t)MDINDEX_MSG_LEN * nmsg +
-	    (uint64_t)MDINDEX_TAG_LEN * nblk + MDINDEX_SUM_LEN;
+	return (ix->flags & MDINDEX_DIGESTS) != 0;
+}
+
+/* Where a part starts and how long it is; the counts bounded first, so
+   none of this can overflow. */
+static uint64_t
+part_len(const struct mdindex *ix, enum mdindex_part part)
+{
+	switch (part) {
+	case MDINDEX_RECORDS:
+		return (uint64_t)MDINDEX_REC_LEN * ix->nmsg;
+	case MDINDEX_DIGS:
+		return has_digests(ix) ? (uint64_t)MDINDEX_DIG_LEN * ix->nmsg :
+		    0;
+	default:
+		return (uint64_t)MDINDEX_TAG_LEN * ix->nblk;
+	}
+}
+
+static uint64_t
+part_off(const struct mdindex *ix, enum mdindex_part part)
+{
+	uint64_t off = MDINDEX_HEAD_LEN;
+
+	for (int p = 0; p < (int)part; p++)
+		off += part_len(ix, (enum mdindex_part)p);
+	return off;
+}
+
+static int
+counts_ok(const struct mdindex *ix)
+{
+	return ix->nmsg <= MAX_MSGS && ix->nblk <= TAG_MAX_BLOCKS &&
+	    ix->doubt <= ix->nblk && (ix->flags & ~MDINDEX_HEAD_FLAGS) == 0 &&
+	    (ix->nmsg > 0 || ix->flags == 0);
 }
 
 uint64_t
 mdindex_encoded_len(const struct mdindex *ix)
 {
-	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS)
+	if (!counts_ok(ix))
 		return 0;
-	return layout_len(ix->nmsg, ix->nblk);
+	return part_off(ix, MDINDEX_PARTS);
 }
 
 /* ---------------------------------------------------------------- */
@@ -116,22 +148,18 @@ blocks_ok(const struct mdindex *ix)
 	return ix->nblk == ix->end / bs + (ix->end % bs != 0);
 }
 
-/* Entry i lies after the entry before (which ended at prev_end) and
-   inside the indexed bytes; so every entry ends before the next starts. */
+/* Record i lies after the one before (which ended at prev_end) and
+   inside the indexed bytes, so every entry ends before the next starts;
+   only message 0 may be hidden, and is exactly when the header says. */
 static int
-msg_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
+record_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
     uint64_t prev_end)
 {
-	static const unsigned char zero[MDINDEX_DIGEST_LEN];
 	uint64_t body;
 
-	if ((m->flags & ~MDINDEX_FLAGS) != 0 ||
-	    ((m->flags & MDINDEX_HIDDEN) && i != 0))
-		return 0;
-	if (m->flags & MDINDEX_DIGEST) {
-		if (m->dup == 0)
-			return 0;
-	} else if (m->dup != 0 || memcmp(m->digest, zero, sizeof(zero)) != 0)
+	if ((m->flags & ~MDINDEX_REC_FLAGS) != 0 ||
+	    ((m->flags & MDINDEX_HIDDEN) != 0) != (i == 0 &&
+	    (ix->flags & MDINDEX_FIRST_HIDDEN) != 0))
 		return 0;
 	if (m->off < prev_end || m->sep_len == 0 || m->off > ix->end ||
 	    m->sep_len > ix->end - m->off || m->end < m->off + m->sep_len ||
@@ -145,8 +173,7 @@ msg_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
 static int
 head_ok(const struct mdindex *ix, const char **why)
 {
-	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
-	    ix->doubt > ix->nblk) {
+	if (!counts_ok(ix)) {
 		*why = "index counts out of bounds";
 		return 0;
 	}
@@ -159,6 +186,11 @@ head_ok(const struct mdindex *ix, const char **why)
 		*why = "index blocks do not cover the indexed bytes";
 		return 0;
 	}
+	/* each message sends at most twice its bytes and a line end */
+	if (ix->octets > 2 * ix->end + 2 * (uint64_t)ix->nmsg) {
+		*why = "index octets out of bounds";
+		return 0;
+	}
 	return 1;
 }
 
@@ -168,6 +200,7 @@ head_ok(const struct mdindex *ix, const char **why)
 static void
 encode_head(const struct mdindex *ix, unsigned char *h)
 {
+	memset(h, 0, MDINDEX_HEAD_LEN);
 	memcpy(h, MAGIC, 8);
 	le_put(h + 8, MDINDEX_VERSION, 4);
 	le_put(h + 12, ix->uid, 4);
@@ -186,29 +219,41 @@ encode_head(const struct mdindex *ix, unsigned char *h)
 	le_put(h + 96, ix->nblk, 4);
 	le_put(h + 100, ix->doubt, 4);
 	memcpy(h + 104, ix->key, MDINDEX_KEY_LEN);
+	le_put(h + 136, ix->octets, 8);
+	le_put(h + 144, ix->flags, 4);
+	for (int p = 0; p < MDINDEX_PARTS; p++)
+		memcpy(h + 152 + p * MDINDEX_SUM_LEN, ix->sum[p],
+		    MDINDEX_SUM_LEN);
 }
 
 static void
-encode_msg(const struct mdindex_msg *m, unsigned char *p)
+encode_record(const struct mdindex_msg *m, unsigned char *p)
 {
 	le_put(p, m->off, 8);
 	le_put(p + 8, m->end, 8);
 	le_put(p + 16, m->size, 8);
 	le_put(p + 24, m->sep_len, 8);
-	le_put(p + 32, m->flags, 4);
-	le_put(p + 36, m->dup, 4);
-	memcpy(p + 40, m->digest, MDINDEX_DIGEST_LEN);
+	le_put(p + 32, m->flags & MDINDEX_REC_FLAGS, 4);
 }
 
-/* The bytes pass through one bounded buffer and the checksum context. */
+static void
+encode_digest(const struct mdindex_msg *m, unsigned char *p)
+{
+	memcpy(p, m->digest, MDINDEX_DIGEST_LEN);
+	le_put(p + MDINDEX_DIGEST_LEN, m->dup, 4);
+}
+
+/* The bytes pass through one bounded buffer and a checksum context. */
 struct stream {
 	EVP_MD_CTX *ctx;
+	uint64_t off;		/* in the file, of the next bytes */
 	unsigned char buf[INDEX_IO_RECS * MDINDEX_MSG_LEN];
 };
 
 static int
-stream_begin(struct stream *sm, const char **why)
+stream_begin(struct stream *sm, uint64_t off, const char **why)
 {
+	sm->off = off;
 	if ((sm->ctx = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestInit_ex(sm->ctx, EVP_sha256(), NULL) != 1) {
 		*why = "cannot compute SHA-256";
@@ -221,6 +266,7 @@ static void
 stream_end(struct stream *sm)
 {
 	EVP_MD_CTX_free(sm->ctx);
+	sm->ctx = NULL;
 	explicit_bzero(sm->buf, sizeof(sm->buf));	/* the tags' key */
 }
 
@@ -241,6 +287,23 @@ stream_sum(struct stream *sm, unsigned char sum[MDINDEX_SUM_LEN],
 	return 0;
 }
 
+/* The checksum of n bytes at p, in one go (the header). */
+static int
+sum_of(const unsigned char *p, size_t n, unsigned char sum[MDINDEX_SUM_LEN],
+    const char **why)
+{
+	struct stream sm;
+	int r = -1;
+
+	if (stream_begin(&sm, 0, why) == 0 &&
+	    EVP_DigestUpdate(sm.ctx, p, n) == 1)
+		r = stream_sum(&sm, sum, why);
+	else
+		*why = "cannot compute SHA-256";
+	stream_end(&sm);
+	return r;
+}
+
 static int
 emit(struct stream *sm, size_t n, mdindex_out *out, void *arg,
     const char **why)
@@ -249,37 +312,55 @@ emit(struct stream *sm, size_t n, mdindex_out *out, void *arg,
 		*why = "cannot compute SHA-256";
 		return -1;
 	}
-	return out(arg, sm->buf, n, why);
+	if (out(arg, sm->off, sm->buf, n, why) != 0)
+		return -1;
+	sm->off += n;
+	return 0;
 }
 
+/* One message part, records or digests, checked as it goes. */
 static int
-emit_msgs(const struct mdindex *ix, const struct mdindex_source *src,
-    struct stream *sm, mdindex_out *out, void *arg, const char **why)
+emit_msgs(const struct mdindex *ix, enum mdindex_part part,
+    const struct mdindex_source *src, struct stream *sm, mdindex_out *out,
+    void *arg, const char **why)
 {
-	uint64_t prev_end = 0;
+	size_t len = part == MDINDEX_RECORDS ? MDINDEX_REC_LEN :
+	    MDINDEX_DIG_LEN;
+	uint64_t prev_end = 0, octets = 0;
 	uint32_t i = 0;
 
 	while (i < ix->nmsg) {
 		size_t n = 0;
 
-		for (; i < ix->nmsg && n < sizeof(sm->buf);
-		    i++, n += MDINDEX_MSG_LEN) {
+		for (; i < ix->nmsg && n + len <= sizeof(sm->buf);
+		    i++, n += len) {
 			struct mdindex_msg m;
 
 			memset(&m, 0, sizeof(m));
 			src->msg(src->arg, i, &m);
-			if (!msg_ok(ix, i, &m, prev_end)) {
-				*why = "index has an inconsistent message "
-				    "entry";
-				return -1;
+			if (part == MDINDEX_DIGS) {
+				if (!(m.flags & MDINDEX_DIGEST) || m.dup == 0)
+					goto bad;
+				encode_digest(&m, sm->buf + n);
+				continue;
 			}
-			encode_msg(&m, sm->buf + n);
+			m.flags &= ~MDINDEX_DIGEST;	/* the other part's */
+			if (!record_ok(ix, i, &m, prev_end))
+				goto bad;
+			encode_record(&m, sm->buf + n);
 			prev_end = m.end;
+			if (!(m.flags & MDINDEX_HIDDEN))
+				octets += m.size;
 		}
 		if (emit(sm, n, out, arg, why) != 0)
 			return -1;
 	}
+	if (part == MDINDEX_RECORDS && octets != ix->octets)
+		goto bad;
 	return 0;
+bad:
+	*why = "index has an inconsistent message entry";
+	return -1;
 }
 
 static int
@@ -301,57 +382,66 @@ emit_tags(const struct mdindex *ix, const struct mdindex_source *src,
 	return 0;
 }
 
-int
-mdindex_encode_to(const struct mdindex *ix, const struct mdindex_source *src,
-    mdindex_out *out, void *arg, const char **why)
+static int
+emit_part(struct mdindex *ix, enum mdindex_part part,
+    const struct mdindex_source *src, mdindex_out *out, void *arg,
+    const char **why)
 {
 	struct stream sm;
-	unsigned char sum[MDINDEX_SUM_LEN];
+	int r = -1;
+
+	memset(ix->sum[part], 0, MDINDEX_SUM_LEN);
+	if (part == MDINDEX_DIGS && !has_digests(ix))
+		return 0;
+	if (stream_begin(&sm, part_off(ix, part), why) == 0 &&
+	    (part == MDINDEX_TAGS ? emit_tags(ix, src, &sm, out, arg, why) :
+	    emit_msgs(ix, part, src, &sm, out, arg, why)) == 0)
+		r = stream_sum(&sm, ix->sum[part], why);
+	stream_end(&sm);
+	return r;
+}
+
+int
+mdindex_encode_to(struct mdindex *ix, const struct mdindex_source *src,
+    mdindex_out *out, void *arg, const char **why)
+{
+	unsigned char h[MDINDEX_HEAD_LEN];
 	int r = -1;
 
 	if (!head_ok(ix, why))
 		return -1;
-	if (stream_begin(&sm, why) != 0)
-		goto done;
-	encode_head(ix, sm.buf);
-	if (emit(&sm, MDINDEX_HEAD_LEN, out, arg, why) == 0 &&
-	    emit_msgs(ix, src, &sm, out, arg, why) == 0 &&
-	    emit_tags(ix, src, &sm, out, arg, why) == 0 &&
-	    stream_sum(&sm, sum, why) == 0)
-		r = out(arg, sum, sizeof(sum), why);
-done:
-	stream_end(&sm);
+	for (int p = 0; p < MDINDEX_PARTS; p++)
+		if (emit_part(ix, (enum mdindex_part)p, src, out, arg, why) !=
+		    0)
+			return -1;
+	encode_head(ix, h);
+	if (sum_of(h, MDINDEX_HEAD_LEN - MDINDEX_SUM_LEN,
+	    h + MDINDEX_HEAD_LEN - MDINDEX_SUM_LEN, why) == 0)
+		r = out(arg, 0, h, MDINDEX_HEAD_LEN, why);
+	explicit_bzero(h, sizeof(h));	/* the tags' key */
 	return r;
 }
 
 /* ---------------------------------------------------------------- */
 /* Decoding                                                          */
 
-/* The header alone: magic, version, and counts that fit the length. */
+/* The checks that cannot pass a fuzzer's mutations are skipped in a
+   fuzzing build, so that it reaches the checks after them. */
 static int
-decode_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
-    const char **why)
+sum_differs(const unsigned char *a, const unsigned char *b)
 {
-	if (memcmp(h, MAGIC, 8) != 0) {
-		*why = "not an index file";
-		return -1;
-	}
-	if ((uint32_t)le_get(h + 8, 4) != MDINDEX_VERSION) {
-		*why = "index of another format version";
-		return -1;
-	}
-	ix->nmsg = (uint32_t)le_get(h + 76, 4);
-	ix->nblk = (uint32_t)le_get(h + 96, 4);
-	ix->doubt = (uint32_t)le_get(h + 100, 4);
-	if (ix->nmsg > MAX_MSGS || ix->nblk > TAG_MAX_BLOCKS ||
-	    ix->doubt > ix->nblk) {
-		*why = "index counts out of bounds";
-		return -1;
-	}
-	if (layout_len(ix->nmsg, ix->nblk) != len) {
-		*why = "index truncated or of the wrong length";
-		return -1;
-	}
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+	(void)a;
+	(void)b;
+	return 0;
+#else
+	return CRYPTO_memcmp(a, b, MDINDEX_SUM_LEN) != 0;
+#endif
+}
+
+static void
+decode_fields(const unsigned char *h, struct mdindex *ix)
+{
 	ix->uid = (uint32_t)le_get(h + 12, 4);
 	ix->dev = le_get(h + 16, 8);
 	ix->ino = le_get(h + 24, 8);
@@ -362,22 +452,76 @@ decode_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
 	ix->ctime.tv_sec = sec_value(le_get(h + 56, 8));
 	ix->tick.tv_sec = sec_value(le_get(h + 64, 8));
 	ix->tick.tv_nsec = (long)le_get(h + 72, 4);
+	ix->nmsg = (uint32_t)le_get(h + 76, 4);
 	ix->end = le_get(h + 80, 8);
 	ix->blk_size = le_get(h + 88, 8);
+	ix->nblk = (uint32_t)le_get(h + 96, 4);
+	ix->doubt = (uint32_t)le_get(h + 100, 4);
 	memcpy(ix->key, h + 104, MDINDEX_KEY_LEN);
+	ix->octets = le_get(h + 136, 8);
+	ix->flags = (uint32_t)le_get(h + 144, 4);
+	for (int p = 0; p < MDINDEX_PARTS; p++)
+		memcpy(ix->sum[p], h + 152 + p * MDINDEX_SUM_LEN,
+		    MDINDEX_SUM_LEN);
+}
+
+static int
+take_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
+    const char **why)
+{
+	static const unsigned char zero[MDINDEX_SUM_LEN];
+	unsigned char sum[MDINDEX_SUM_LEN];
+
+	if (len < MDINDEX_HEAD_LEN || memcmp(h, MAGIC, 8) != 0) {
+		*why = "not an index file";
+		return -1;
+	}
+	if ((uint32_t)le_get(h + 8, 4) != MDINDEX_VERSION) {
+		*why = "index of another format version";
+		return -1;
+	}
+	if (sum_of(h, MDINDEX_HEAD_LEN - MDINDEX_SUM_LEN, sum, why) != 0)
+		return -1;
+	if (sum_differs(sum, h + MDINDEX_HEAD_LEN - MDINDEX_SUM_LEN)) {
+		*why = "index checksum mismatch";
+		return -1;
+	}
+	decode_fields(h, ix);
+	if (!head_ok(ix, why))
+		return -1;
+	if (le_get(h + 148, 4) != 0 || (!has_digests(ix) &&
+	    memcmp(ix->sum[MDINDEX_DIGS], zero, MDINDEX_SUM_LEN) != 0)) {
+		*why = "not an index file";
+		return -1;
+	}
+	if (mdindex_encoded_len(ix) != len) {
+		*why = "index truncated or of the wrong length";
+		return -1;
+	}
+	return 0;
+}
+
+int
+mdindex_decode_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
+    const char **why)
+{
+	memset(ix, 0, sizeof(*ix));
+	if (take_head(h, len, ix, why) != 0) {
+		explicit_bzero(ix, sizeof(*ix));
+		return -1;
+	}
 	return 0;
 }
 
 static void
-decode_msg(const unsigned char *p, struct mdindex_msg *m)
+decode_record(const unsigned char *p, struct mdindex_msg *m)
 {
+	memset(m, 0, sizeof(*m));
 	m->off = le_get(p, 8);
 	m->end = le_get(p + 8, 8);
 	m->size = le_get(p + 16, 8);
 	m->sep_len = le_get(p + 24, 8);
 	m->flags = (uint32_t)le_get(p + 32, 4);
-	m->dup = (uint32_t)le_get(p + 36, 4);
-	memcpy(m->digest, p + 40, MDINDEX_DIGEST_LEN);
 }
 
 /* The next n bytes into sm->buf, and into the checksum. */
@@ -385,52 +529,79 @@ static int
 take(struct stream *sm, size_t n, mdindex_in *in, void *arg,
     const char **why)
 {
-	if (in(arg, sm->buf, n, why) != 0)
+	if (in(arg, sm->off, sm->buf, n, why) != 0)
 		return -1;
 	if (EVP_DigestUpdate(sm->ctx, sm->buf, n) != 1) {
 		*why = "cannot compute SHA-256";
 		return -1;
 	}
+	sm->off += n;
 	return 0;
 }
 
-/* An inconsistent entry stops the handing over and is remembered in
-   *bad, but the bytes are still read: a checksum mismatch, which says
-   why better, takes precedence. */
-static int
-take_msgs(struct mdindex *ix, const struct mdindex_sink *sink, int *give,
-    struct stream *sm, mdindex_in *in, void *arg, const char **bad,
-    const char **why)
+/* The running checks of a message part, for what comes last. */
+struct msg_checks {
+	uint64_t prev_end, octets;
+	int bad;
+};
+
+static void
+check_entry(const struct mdindex *ix, enum mdindex_part part, uint32_t i,
+    const unsigned char *p, const struct mdindex_sink *sink,
+    struct msg_checks *c)
 {
-	uint64_t prev_end = 0;
+	struct mdindex_msg m;
+	uint32_t dup;
+
+	if (part == MDINDEX_DIGS) {
+		dup = (uint32_t)le_get(p + MDINDEX_DIGEST_LEN, 4);
+		if (dup == 0)
+			c->bad = 1;
+		else if (sink != NULL)
+			sink->digest(sink->arg, i, p, dup);
+		return;
+	}
+	decode_record(p, &m);
+	if (!record_ok(ix, i, &m, c->prev_end)) {
+		c->bad = 1;
+		return;
+	}
+	c->prev_end = m.end;
+	if (!(m.flags & MDINDEX_HIDDEN))
+		c->octets += m.size;
+	if (sink != NULL)
+		sink->msg(sink->arg, i, &m);
+}
+
+/* An inconsistent entry stops the handing over, but the bytes are still
+   read: a checksum mismatch, which says why better, takes precedence. */
+static int
+take_msgs(const struct mdindex *ix, enum mdindex_part part,
+    const struct mdindex_sink *sink, struct stream *sm, mdindex_in *in,
+    void *arg, const char **why)
+{
+	size_t len = part == MDINDEX_RECORDS ? MDINDEX_REC_LEN :
+	    MDINDEX_DIG_LEN;
+	uint32_t batch = (uint32_t)(sizeof(sm->buf) / len);
+	struct msg_checks c = { 0, 0, 0 };
 
 	for (uint32_t i = 0; i < ix->nmsg; ) {
-		uint32_t k = ix->nmsg - i < INDEX_IO_RECS ? ix->nmsg - i :
-		    INDEX_IO_RECS;
+		uint32_t k = ix->nmsg - i < batch ? ix->nmsg - i : batch;
 
-		if (take(sm, (size_t)k * MDINDEX_MSG_LEN, in, arg, why) != 0)
+		if (take(sm, (size_t)k * len, in, arg, why) != 0)
 			return -1;
-		for (uint32_t j = 0; j < k && *bad == NULL; j++) {
-			struct mdindex_msg m;
-
-			decode_msg(sm->buf + (size_t)j * MDINDEX_MSG_LEN, &m);
-			if (!msg_ok(ix, i + j, &m, prev_end)) {
-				*bad = "index has an inconsistent message "
-				    "entry";
-				*give = 0;
-				break;
-			}
-			prev_end = m.end;
-			if (*give)
-				sink->msg(sink->arg, i + j, &m);
-		}
+		for (uint32_t j = 0; j < k && !c.bad; j++)
+			check_entry(ix, part, i + j, sm->buf + (size_t)j * len,
+			    sink, &c);
 		i += k;
 	}
-	return 0;
+	if (part == MDINDEX_RECORDS && c.octets != ix->octets)
+		c.bad = 1;
+	return c.bad ? 1 : 0;
 }
 
 static int
-take_tags(struct mdindex *ix, const struct mdindex_sink *sink, int give,
+take_tags(const struct mdindex *ix, const struct mdindex_sink *sink,
     struct stream *sm, mdindex_in *in, void *arg, const char **why)
 {
 	const uint32_t batch = sizeof(sm->buf) / MDINDEX_TAG_LEN;
@@ -441,7 +612,7 @@ take_tags(struct mdindex *ix, const struct mdindex_sink *sink, int give,
 
 		if (take(sm, (size_t)k * MDINDEX_TAG_LEN, in, arg, why) != 0)
 			return -1;
-		for (uint32_t j = 0; give && j < k; j++)
+		for (uint32_t j = 0; sink != NULL && j < k; j++)
 			sink->tag(sink->arg, b + j,
 			    sm->buf + (size_t)j * MDINDEX_TAG_LEN);
 		b += k;
@@ -449,63 +620,38 @@ take_tags(struct mdindex *ix, const struct mdindex_sink *sink, int give,
 	return 0;
 }
 
-/* Everything but the cleanup: the header, what sink says of it, the
-   entries, the tags, and last the checksum over all of them, whose
-   mismatch is the reason given for a damaged file, as it is the cause
-   of whatever else looks wrong in it. */
-static int
-take_all(uint64_t len, mdindex_in *in, void *arg, struct mdindex *ix,
-    const struct mdindex_sink *sink, struct stream *sm, const char **why)
-{
-	unsigned char sum[MDINDEX_SUM_LEN];
-	const char *bad = NULL;
-	int give = 0;
-
-	if (len < MDINDEX_HEAD_LEN + MDINDEX_SUM_LEN) {
-		*why = "not an index file";
-		return -1;
-	}
-	if (take(sm, MDINDEX_HEAD_LEN, in, arg, why) != 0 ||
-	    decode_head(sm->buf, len, ix, why) != 0)
-		return -1;
-	/* the counts fit the length: the rest can be read, and summed */
-	if (!head_ok(ix, &bad))
-		give = 0;
-	else if (sink != NULL &&
-	    (give = sink->begin(sink->arg, ix, why)) < 0)
-		return -1;
-	if (take_msgs(ix, sink, &give, sm, in, arg, &bad, why) != 0 ||
-	    take_tags(ix, sink, give, sm, in, arg, why) != 0 ||
-	    stream_sum(sm, sum, why) != 0 ||
-	    in(arg, sm->buf, MDINDEX_SUM_LEN, why) != 0)
-		return -1;
-#ifndef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
-	/* (a fuzzer could never get past it to the checks before) */
-	if (CRYPTO_memcmp(sum, sm->buf, sizeof(sum)) != 0) {
-		*why = "index checksum mismatch";
-		return -1;
-	}
-#endif
-	if (bad != NULL) {
-		*why = bad;
-		return -1;
-	}
-	return 0;
-}
-
 int
-mdindex_decode_from(uint64_t len, mdindex_in *in, void *in_arg,
-    struct mdindex *ix, const struct mdindex_sink *sink, const char **why)
+mdindex_decode_part(const struct mdindex *ix, enum mdindex_part part,
+    mdindex_in *in, void *in_arg, const struct mdindex_sink *sink,
+    const char **why)
 {
 	struct stream sm;
-	int r = -1;
+	unsigned char sum[MDINDEX_SUM_LEN];
+	int r = -1, bad = 0;
 
-	memset(ix, 0, sizeof(*ix));
-	if (stream_begin(&sm, why) == 0)
-		r = take_all(len, in, in_arg, ix, sink, &sm, why);
+	if (part == MDINDEX_DIGS && !has_digests(ix)) {
+		*why = "index has no UIDL digests";
+		return -1;
+	}
+	if (stream_begin(&sm, part_off(ix, part), why) != 0)
+		goto done;
+	if (part == MDINDEX_TAGS)
+		r = take_tags(ix, sink, &sm, in, in_arg, why);
+	else if ((r = take_msgs(ix, part, sink, &sm, in, in_arg, why)) > 0) {
+		bad = 1;
+		r = 0;
+	}
+	if (r == 0 && (r = stream_sum(&sm, sum, why)) == 0) {
+		if (sum_differs(sum, ix->sum[part])) {
+			*why = "index checksum mismatch";
+			r = -1;
+		} else if (bad) {
+			*why = "index has an inconsistent message entry";
+			r = -1;
+		}
+	}
+done:
 	stream_end(&sm);
-	if (r != 0)
-		explicit_bzero(ix, sizeof(*ix));
 	return r;
 }
 
@@ -518,45 +664,45 @@ mdindex_free(struct mdindex *ix)
 /* ---------------------------------------------------------------- */
 /* In memory                                                         */
 
+/* Reading or writing len bytes at base. */
 struct membuf {
 	unsigned char *w;	/* NULL when reading */
 	const unsigned char *r;
-	size_t len, pos;
+	size_t len;
 };
 
 static int
-mem_in(void *arg, unsigned char *p, size_t n, const char **why)
+mem_in(void *arg, uint64_t off, unsigned char *p, size_t n, const char **why)
 {
-	struct membuf *mb = arg;
+	const struct membuf *mb = arg;
 
-	if (n > mb->len - mb->pos) {
+	if (off > mb->len || n > mb->len - off) {
 		*why = "index truncated or of the wrong length";
 		return -1;
 	}
-	memcpy(p, mb->r + mb->pos, n);
-	mb->pos += n;
+	memcpy(p, mb->r + off, n);
 	return 0;
 }
 
 static int
-mem_out(void *arg, const unsigned char *p, size_t n, const char **why)
+mem_out(void *arg, uint64_t off, const unsigned char *p, size_t n,
+    const char **why)
 {
-	struct membuf *mb = arg;
+	const struct membuf *mb = arg;
 
-	if (n > mb->len - mb->pos) {
+	if (off > mb->len || n > mb->len - off) {
 		*why = "index buffer of the wrong length";
 		return -1;
 	}
-	memcpy(mb->w + mb->pos, p, n);
-	mb->pos += n;
+	memcpy(mb->w + off, p, n);
 	return 0;
 }
 
 int
-mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
+mdindex_encode(struct mdindex *ix, const struct mdindex_source *src,
     unsigned char *out, size_t len, const char **why)
 {
-	struct membuf mb = { out, NULL, len, 0 };
+	struct membuf mb = { out, NULL, len };
 
 	if (len != mdindex_encoded_len(ix)) {
 		*why = "index buffer of the wrong length";
@@ -569,10 +715,19 @@ int
 mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
     const char **why)
 {
-	struct membuf mb = { NULL, buf, len, 0 };
+	struct membuf mb = { NULL, buf, len };
 
-	if (mdindex_decode_from(len, mem_in, &mb, ix, NULL, why) != 0)
+	if (mdindex_decode_head(buf, len, ix, why) != 0)
 		return -1;
+	for (int p = 0; p < MDINDEX_PARTS; p++) {
+		if (p == MDINDEX_DIGS && !has_digests(ix))
+			continue;
+		if (mdindex_decode_part(ix, (enum mdindex_part)p, mem_in, &mb,
+		    NULL, why) != 0) {
+			mdindex_free(ix);
+			return -1;
+		}
+	}
 	ix->bytes = buf;
 	ix->len = len;
 	return 0;
@@ -581,15 +736,23 @@ mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
 void
 mdindex_msg_at(const struct mdindex *ix, uint32_t i, struct mdindex_msg *m)
 {
-	decode_msg(ix->bytes + MDINDEX_HEAD_LEN + (size_t)i * MDINDEX_MSG_LEN,
-	    m);
+	const unsigned char *d;
+
+	decode_record(ix->bytes + part_off(ix, MDINDEX_RECORDS) +
+	    (size_t)i * MDINDEX_REC_LEN, m);
+	if (!has_digests(ix))
+		return;
+	d = ix->bytes + part_off(ix, MDINDEX_DIGS) + (size_t)i * MDINDEX_DIG_LEN;
+	m->flags |= MDINDEX_DIGEST;
+	memcpy(m->digest, d, MDINDEX_DIGEST_LEN);
+	m->dup = (uint32_t)le_get(d + MDINDEX_DIGEST_LEN, 4);
 }
 
 const unsigned char *
 mdindex_tag_at(const struct mdindex *ix, uint32_t b)
 {
-	return ix->bytes + MDINDEX_HEAD_LEN +
-	    (size_t)ix->nmsg * MDINDEX_MSG_LEN + (size_t)b * MDINDEX_TAG_LEN;
+	return ix->bytes + part_off(ix, MDINDEX_TAGS) +
+	    (size_t)b * MDINDEX_TAG_LEN;
 }
 
 /* ---------------------------------------------------------------- */

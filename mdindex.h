@@ -5,9 +5,10 @@
  * mdindex.c (the format, the trust rule) and mdindex_file.c (the side
  * file) know nothing about mbox parsing, locks or sessions.  The maildrop
  * fills a struct mdindex with its snapshot and hands its entries over one
- * at a time (mdindex_store); at login it loads the file, which is judged
- * against a fresh fstat of the open mailbox, and is handed the entries
- * back one at a time (mdindex_load).  Every function returns 0 or a
+ * at a time (mdindex_store); at login it loads the file's header, which
+ * is judged against a fresh fstat of the open mailbox (mdindex_load),
+ * and is handed a part's entries back one at a time when it first needs
+ * them (mdindex_load_part).  Every function returns 0 or a
  * status and sets *why to a short reason for syslog on refusal; none
  * exits or logs.
  */
@@ -22,42 +23,55 @@
 
 #include "params.h"
 
-#define MDINDEX_VERSION	2
+#define MDINDEX_VERSION	3
 #define MDINDEX_DIGEST_LEN 16	/* UIDL digest: SHA-256, truncated */
 #define MDINDEX_TAG_LEN	16	/* Poly1305 tag of one block */
 #define MDINDEX_KEY_LEN	32	/* Poly1305 key the tags were made with */
 
-/* Bytes on disk: a fixed header, one record per message, one tag per
-   block, the checksum.  The largest file is what MAX_MSGS and
-   TAG_MAX_BLOCKS allow; nothing larger is ever read. */
-#define MDINDEX_HEAD_LEN 136
-#define MDINDEX_MSG_LEN	56
+/* Bytes on disk: a fixed header, then three parts, each with its own
+   checksum in the header, so that a login reads the header alone and
+   each part is read when first needed: the message records, the UIDL
+   digests (all or none), the block tags.  The largest file is what
+   MAX_MSGS and TAG_MAX_BLOCKS allow; nothing larger is ever read. */
+#define MDINDEX_HEAD_LEN 216
+#define MDINDEX_REC_LEN	36
+#define MDINDEX_DIG_LEN	20
 #define MDINDEX_SUM_LEN	16
+#define MDINDEX_MSG_LEN	(MDINDEX_REC_LEN + MDINDEX_DIG_LEN)
 #define MDINDEX_MAX_BYTES ((uint64_t)MDINDEX_HEAD_LEN + \
 	(uint64_t)MDINDEX_MSG_LEN * MAX_MSGS + \
-	(uint64_t)MDINDEX_TAG_LEN * TAG_MAX_BLOCKS + MDINDEX_SUM_LEN)
+	(uint64_t)MDINDEX_TAG_LEN * TAG_MAX_BLOCKS)
 
 /* mdindex_msg.flags */
 #define MDINDEX_HIDDEN	1u	/* the c-client pseudo-message, not served */
 #define MDINDEX_DIGEST	2u	/* digest and dup hold the UIDL digest */
 #define MDINDEX_CLEN	4u	/* its header had a Content-Length, so where
 				   it ends may depend on bytes after it */
-#define MDINDEX_FLAGS	(MDINDEX_HIDDEN | MDINDEX_DIGEST | MDINDEX_CLEN)
+#define MDINDEX_REC_FLAGS (MDINDEX_HIDDEN | MDINDEX_CLEN)
+
+/* mdindex.flags */
+#define MDINDEX_FIRST_HIDDEN 1u	/* message 0 is MDINDEX_HIDDEN */
+#define MDINDEX_DIGESTS	2u	/* the digests part is there */
+#define MDINDEX_HEAD_FLAGS (MDINDEX_FIRST_HIDDEN | MDINDEX_DIGESTS)
+
+/* The parts, in file order. */
+enum mdindex_part { MDINDEX_RECORDS, MDINDEX_DIGS, MDINDEX_TAGS,
+	MDINDEX_PARTS };
 
 struct mdindex_msg {
 	uint64_t off;		/* first byte of the From_ line */
 	uint64_t end;		/* end of the body (before the blank line) */
 	uint64_t size;		/* octets RETR sends */
 	uint64_t sep_len;	/* From_ line length with its LF */
-	uint32_t flags;		/* MDINDEX_HIDDEN, MDINDEX_DIGEST */
+	uint32_t flags;		/* MDINDEX_HIDDEN, MDINDEX_DIGEST, ... */
 	uint32_t dup;		/* 1 for the first of identical copies, ... */
 	unsigned char digest[MDINDEX_DIGEST_LEN];
 };
 
 /*
  * An indexed mailbox as the file describes it: the header, decoded.  The
- * per-message records and the block tags are handed over one at a time,
- * both ways (mdindex_source, mdindex_sink), so the index costs the
+ * per-message records, digests and block tags are handed over one at a
+ * time, both ways (mdindex_source, mdindex_sink), so the index costs the
  * maildrop no second copy of its entries.
  */
 struct mdindex {
@@ -73,13 +87,19 @@ struct mdindex {
 	uint32_t nblk;		/* = ceil(end / blk_size) */
 	uint32_t doubt;		/* blocks [0, doubt) were carried over from an
 				   index of a smaller file, unread since */
+	uint32_t flags;		/* MDINDEX_FIRST_HIDDEN, MDINDEX_DIGESTS */
+	uint64_t octets;	/* the RETR sizes of the served messages:
+				   what STAT says, checked with the records */
 	unsigned char key[MDINDEX_KEY_LEN];
+	unsigned char sum[MDINDEX_PARTS][MDINDEX_SUM_LEN];
 	/* set by mdindex_decode only: the validated bytes, not owned */
 	const unsigned char *bytes;
 	size_t len;
 };
 
-/* Where the encoder gets entry i and the tag of block b from. */
+/* Where the encoder gets entry i and the tag of block b from.  With
+   MDINDEX_DIGESTS in the header every entry must have MDINDEX_DIGEST;
+   without it, digests are not written. */
 struct mdindex_source {
 	void (*msg)(void *arg, uint32_t i, struct mdindex_msg *m);
 	const unsigned char *(*tag)(void *arg, uint32_t b);
@@ -87,49 +107,60 @@ struct mdindex_source {
 };
 
 /*
- * Where the decoder puts them.  begin sees the header once it is valid:
- * it returns 1 to be given the entries (msg, tag), 0 to have them only
- * checked, -1 with *why to stop.  Everything handed over is unproven
- * until the decoder returns 0: the checksum comes last.
+ * Where the decoder of a part puts its entries: msg gets the records
+ * (digest and dup zero), digest the digests, tag the tags.  Everything
+ * handed over is unproven until the decoder returns 0: the part's
+ * checksum is checked last.
  */
 struct mdindex_sink {
-	int (*begin)(void *arg, const struct mdindex *ix, const char **why);
 	void (*msg)(void *arg, uint32_t i, const struct mdindex_msg *m);
+	void (*digest)(void *arg, uint32_t i, const unsigned char *d,
+	    uint32_t dup);
 	void (*tag)(void *arg, uint32_t b, const unsigned char *tag);
 	void *arg;
 };
 
-/* The bytes' way in and out: exactly n bytes, or -1 with *why. */
-typedef int mdindex_in(void *arg, unsigned char *p, size_t n,
+/* The bytes' way in and out, at an offset in the file: exactly n bytes,
+   or -1 with *why. */
+typedef int mdindex_in(void *arg, uint64_t off, unsigned char *p, size_t n,
     const char **why);
-typedef int mdindex_out(void *arg, const unsigned char *p, size_t n,
-    const char **why);
+typedef int mdindex_out(void *arg, uint64_t off, const unsigned char *p,
+    size_t n, const char **why);
 
 /* Encoded length of ix, or 0 when its counts are out of bounds. */
 uint64_t mdindex_encoded_len(const struct mdindex *ix);
 
-/* Encodes ix and src through out, INDEX_IO_RECS records at a time.  -1
-   if they are not something the decoder would accept, or out fails. */
-int mdindex_encode_to(const struct mdindex *ix,
-    const struct mdindex_source *src, mdindex_out *out, void *arg,
+/* Encodes ix and src through out: the parts, INDEX_IO_RECS entries at a
+   time, then the header with their checksums (ix->sum is filled in).
+   -1 if they are not something the decoder would accept, or out
+   fails. */
+int mdindex_encode_to(struct mdindex *ix, const struct mdindex_source *src,
+    mdindex_out *out, void *arg, const char **why);
+
+/* The header alone, MDINDEX_HEAD_LEN bytes of a file len bytes long:
+   its checksum, version, and counts that fit len.  On failure ix holds
+   nothing. */
+int mdindex_decode_head(const unsigned char *h, uint64_t len,
+    struct mdindex *ix, const char **why);
+
+/* Reads, validates and checksums one part of the file whose header is
+   ix, handing its entries to sink (NULL: only validate). */
+int mdindex_decode_part(const struct mdindex *ix, enum mdindex_part part,
+    mdindex_in *in, void *in_arg, const struct mdindex_sink *sink,
     const char **why);
 
-/* Decodes and validates the len bytes that in gives, handing the entries
-   to sink (NULL: only validate).  On failure ix holds nothing. */
-int mdindex_decode_from(uint64_t len, mdindex_in *in, void *in_arg,
-    struct mdindex *ix, const struct mdindex_sink *sink, const char **why);
-
 /* The same in memory, for the unit tests and the fuzzer: encode into
-   out, of mdindex_encoded_len(ix) bytes; decode len bytes, which must
-   outlive ix (mdindex_msg_at reads its records from them). */
-int mdindex_encode(const struct mdindex *ix, const struct mdindex_source *src,
+   out, of mdindex_encoded_len(ix) bytes; decode len bytes (the header
+   and every part), which must outlive ix (mdindex_msg_at reads its
+   records from them). */
+int mdindex_encode(struct mdindex *ix, const struct mdindex_source *src,
     unsigned char *out, size_t len, const char **why);
 int mdindex_decode(const unsigned char *buf, size_t len, struct mdindex *ix,
     const char **why);
 void mdindex_free(struct mdindex *ix);
 
-/* Entry i < ix->nmsg and the tag of block b < ix->nblk of what
-   mdindex_decode accepted. */
+/* Entry i < ix->nmsg (its digest too, if the file has them) and the tag
+   of block b < ix->nblk of what mdindex_decode accepted. */
 void mdindex_msg_at(const struct mdindex *ix, uint32_t i,
     struct mdindex_msg *m);
 const unsigned char *mdindex_tag_at(const struct mdindex *ix, uint32_t b);
@@ -188,20 +219,30 @@ enum mdindex_io mdindex_write(int dirfd, const char *name,
     mdindex_fill *fill, void *arg, uid_t uid, gid_t gid, const char **why);
 
 /*
- * The two calls a maildrop makes.  mdindex_load reads dirfd/name,
- * decoding it as it goes, and judges it against mbox (fstat of the open
- * mailbox) once its header is read: on UNCHANGED and GREW the entries
- * go to sink, whose begin may still refuse; *ix is the header.  On UNTRUSTED *why says why, or is NULL when there is no
- * index file at all (nothing to log); whatever sink was given is then
- * to be dropped.  mdindex_store encodes ix and src straight into the
- * file; MDINDEX_IO_BUSY means another writer is at it, which is not an
- * error.
+ * The calls a maildrop makes.  mdindex_load reads the header of
+ * dirfd/name and judges it against mbox (fstat of the open mailbox): on
+ * UNCHANGED and GREW *ix is the header and *r holds the file open, for
+ * mdindex_load_part to read its parts from when they are needed (the
+ * file a later writer renames into place is another one); on UNTRUSTED
+ * *why says why, or is NULL when there is no index file at all (nothing
+ * to log).  mdindex_load_part fails, too, if the file was changed in
+ * place since the header was read.  mdindex_store encodes ix and src
+ * straight into the file; MDINDEX_IO_BUSY means another writer is at
+ * it, which is not an error.
  */
+struct mdindex_reader {
+	int fd;			/* -1: closed */
+	struct stat st;		/* the file when its header was read */
+};
 enum mdindex_trust mdindex_load(int dirfd, const char *name,
-    const struct stat *mbox, struct mdindex *ix,
-    const struct mdindex_sink *sink, const char **why);
+    const struct stat *mbox, struct mdindex *ix, struct mdindex_reader *r,
+    const char **why);
+int mdindex_load_part(struct mdindex_reader *r, const struct mdindex *ix,
+    enum mdindex_part part, const struct mdindex_sink *sink,
+    const char **why);
+void mdindex_reader_close(struct mdindex_reader *r);
 enum mdindex_io mdindex_store(int dirfd, const char *name,
-    const struct mdindex *ix, const struct mdindex_source *src, gid_t gid,
+    struct mdindex *ix, const struct mdindex_source *src, gid_t gid,
     const char **why);
 
 #endif

@@ -131,16 +131,20 @@ mdindex_dir_open(const char *path, const char **name)
 /* ---------------------------------------------------------------- */
 /* Reading                                                           */
 
-/* All len bytes: read into rbuf, or written from wbuf when rbuf is NULL.
-   A short count is an error, as the file is exactly this long. */
+/* All len bytes at off: read into rbuf, or written from wbuf when rbuf
+   is NULL.  A short count is an error, as the file is exactly this long. */
 static int
-io_whole(int fd, unsigned char *rbuf, const unsigned char *wbuf, size_t len)
+io_whole(int fd, unsigned char *rbuf, const unsigned char *wbuf, size_t len,
+    uint64_t off)
 {
 	size_t done = 0;
 
+	if (off > (uint64_t)INT64_MAX - len)
+		return -1;
 	while (done < len) {
-		ssize_t n = rbuf != NULL ? read(fd, rbuf + done, len - done) :
-		    write(fd, wbuf + done, len - done);
+		ssize_t n = rbuf != NULL ?
+		    pread(fd, rbuf + done, len - done, (off_t)(off + done)) :
+		    pwrite(fd, wbuf + done, len - done, (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -272,9 +276,9 @@ mdindex_write(int dirfd, const char *name, mdindex_fill *fill, void *arg,
 
 /* The index's bytes come from its file and go to the file. */
 static int
-file_in(void *arg, unsigned char *p, size_t n, const char **why)
+file_in(void *arg, uint64_t off, unsigned char *p, size_t n, const char **why)
 {
-	if (io_whole(*(int *)arg, p, NULL, n) != 0) {
+	if (io_whole(*(int *)arg, p, NULL, n, off) != 0) {
 		*why = "cannot read the index";
 		return -1;
 	}
@@ -282,55 +286,18 @@ file_in(void *arg, unsigned char *p, size_t n, const char **why)
 }
 
 static int
-file_out(void *arg, const unsigned char *p, size_t n, const char **why)
+file_out(void *arg, uint64_t off, const unsigned char *p, size_t n,
+    const char **why)
 {
-	if (io_whole(*(int *)arg, NULL, p, n) != 0) {
+	if (io_whole(*(int *)arg, NULL, p, n, off) != 0) {
 		*why = "cannot write the index";
 		return -1;
 	}
 	return 0;
 }
 
-/* What mdindex_load's decoding needs to judge the header. */
-struct judge {
-	const struct stat *mbox, *file;
-	const struct mdindex_sink *sink;
-	enum mdindex_trust t;
-};
-
-/* The trust rule needs the header only, so the entries of an index that
-   is not to be used are checked but never handed over. */
-static int
-judge_begin(void *arg, const struct mdindex *ix, const char **why)
-{
-	struct judge *j = arg;
-
-	j->t = mdindex_trust(ix, j->mbox, j->file, why);
-	if (j->t == MDINDEX_UNTRUSTED)
-		return -1;
-	if (j->sink == NULL)
-		return 0;
-	return j->sink->begin(j->sink->arg, ix, why);
-}
-
-static void
-judge_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
-{
-	const struct judge *j = arg;
-
-	j->sink->msg(j->sink->arg, i, m);
-}
-
-static void
-judge_tag(void *arg, uint32_t b, const unsigned char *tag)
-{
-	const struct judge *j = arg;
-
-	j->sink->tag(j->sink->arg, b, tag);
-}
-
-/* A file rewritten in place while it was read (its owner at work) shows
-   in its fstat, if the checksum did not catch it. */
+/* A file rewritten in place since its header was read (its owner at
+   work) shows in its fstat, if a checksum did not catch it. */
 static int
 same_file(const struct stat *a, const struct stat *b)
 {
@@ -341,39 +308,62 @@ same_file(const struct stat *a, const struct stat *b)
 	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
+void
+mdindex_reader_close(struct mdindex_reader *r)
+{
+	if (r->fd >= 0)
+		(void)close(r->fd);	/* read-only, nothing to lose */
+	r->fd = -1;
+}
+
 enum mdindex_trust
 mdindex_load(int dirfd, const char *name, const struct stat *mbox,
-    struct mdindex *ix, const struct mdindex_sink *sink, const char **why)
+    struct mdindex *ix, struct mdindex_reader *r, const char **why)
 {
-	struct stat st, after;
-	struct judge j = { mbox, &st, sink, MDINDEX_UNTRUSTED };
-	struct mdindex_sink js = { judge_begin, judge_msg, judge_tag, &j };
-	int fd, r;
+	unsigned char h[MDINDEX_HEAD_LEN];
+	enum mdindex_trust t = MDINDEX_UNTRUSTED;
 
 	*why = NULL;
 	memset(ix, 0, sizeof(*ix));
-	if (mdindex_open(dirfd, name, mbox->st_uid, &fd, &st, why) !=
+	r->fd = -1;
+	if (mdindex_open(dirfd, name, mbox->st_uid, &r->fd, &r->st, why) !=
 	    MDINDEX_IO_OK)
 		return MDINDEX_UNTRUSTED;
-	r = mdindex_decode_from((uint64_t)st.st_size, file_in, &fd, ix, &js,
-	    why);
-	if (r == 0 && (fstat(fd, &after) != 0 || !same_file(&st, &after))) {
-		*why = "index changed while it was read";
-		r = -1;
-	}
-	if (close(fd) != 0 && r == 0) {
-		*why = "cannot read the index";
-		r = -1;
-	}
-	if (r != 0) {
+	if ((uint64_t)r->st.st_size < sizeof(h))
+		*why = "not an index file";
+	else if (file_in(&r->fd, 0, h, sizeof(h), why) == 0 &&
+	    mdindex_decode_head(h, (uint64_t)r->st.st_size, ix, why) == 0)
+		t = mdindex_trust(ix, mbox, &r->st, why);
+	explicit_bzero(h, sizeof(h));	/* the tags' key */
+	if (t == MDINDEX_UNTRUSTED) {
 		mdindex_free(ix);
-		return MDINDEX_UNTRUSTED;
+		mdindex_reader_close(r);
 	}
-	return j.t;
+	return t;
+}
+
+int
+mdindex_load_part(struct mdindex_reader *r, const struct mdindex *ix,
+    enum mdindex_part part, const struct mdindex_sink *sink,
+    const char **why)
+{
+	struct stat after;
+
+	if (r->fd < 0) {
+		*why = "cannot read the index";
+		return -1;
+	}
+	if (mdindex_decode_part(ix, part, file_in, &r->fd, sink, why) != 0)
+		return -1;
+	if (fstat(r->fd, &after) != 0 || !same_file(&r->st, &after)) {
+		*why = "index changed while it was read";
+		return -1;
+	}
+	return 0;
 }
 
 struct store {
-	const struct mdindex *ix;
+	struct mdindex *ix;
 	const struct mdindex_source *src;
 };
 
@@ -386,7 +376,7 @@ store_fill(void *arg, int fd, const char **why)
 }
 
 enum mdindex_io
-mdindex_store(int dirfd, const char *name, const struct mdindex *ix,
+mdindex_store(int dirfd, const char *name, struct mdindex *ix,
     const struct mdindex_source *src, gid_t gid, const char **why)
 {
 	struct store sa = { ix, src };

@@ -49,9 +49,12 @@ md_persist_new(struct maildrop *md, const char **why)
 	return MD_OK;
 }
 
+static void forget_file(struct maildrop *);
+
 void
 md_persist_free(struct maildrop *md)
 {
+	forget_file(md);
 	if (md->px.dirfd >= 0 && close(md->px.dirfd) != 0)
 		syslog(LOG_ERR, "close %s: %s", md->px.path, strerror(errno));
 	free(md->px.path);
@@ -60,49 +63,16 @@ md_persist_free(struct maildrop *md)
 }
 
 /*
- * The index file's entries go straight into the maildrop's arrays as the
- * decoder reads them: the entries once, at their known count, the UIDL
- * digests while every entry so far had one, the tags into the proof,
- * which md_proof_begin sized for the same file.  Nothing of it counts
- * until the decoder has checked the checksum (adopt_done).
+ * A part of the index file goes straight into the maildrop's arrays as
+ * the decoder reads it: the records at their known count, the tags into
+ * the proof, which md_proof_begin sized for the same file, the UIDL
+ * digests.  Nothing of it counts until the decoder has checked the
+ * part's checksum.
  */
-struct adopt {
-	struct maildrop *md;
-	int all_digests;
-};
-
-static int
-adopt_begin(void *arg, const struct mdindex *dix, const char **why)
-{
-	struct adopt *ad = arg;
-	struct maildrop *md = ad->md;
-	struct md_index *ix = &md->ix;
-
-	if (dix->blk_size != md->pf.blk_size || dix->nblk > md->pf.nblk) {
-		*why = "index blocks of another size";
-		return -1;
-	}
-	/* every field is written below, so no zero fill */
-	if ((ix->msg = malloc(((size_t)dix->nmsg + 1) *
-	    sizeof(*ix->msg))) == NULL) {
-		*why = "out of memory for the index";
-		return -1;
-	}
-	ix->cap = dix->nmsg + 1;
-	ix->nmsg = dix->nmsg;
-	ad->all_digests = dix->nmsg > 0;
-	if (ad->all_digests && md_digests_alloc(md) != 0) {	/* by nmsg */
-		*why = "out of memory for the index";
-		return -1;
-	}
-	return 1;
-}
-
 static void
 adopt_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
 {
-	struct adopt *ad = arg;
-	struct md_msg *e = &ad->md->ix.msg[i];
+	struct md_msg *e = &((struct maildrop *)arg)->ix.msg[i];
 
 	e->off = m->off;
 	e->end = m->end;
@@ -110,38 +80,74 @@ adopt_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
 	e->sep_len = m->sep_len;
 	e->flags = ((m->flags & MDINDEX_HIDDEN) ? F_HIDDEN : 0) |
 	    ((m->flags & MDINDEX_CLEN) ? F_CLEN : 0);
-	if (!(m->flags & MDINDEX_DIGEST))
-		ad->all_digests = 0;
-	else if (ad->all_digests)
-		md_digest_set(ad->md, i, m->digest, m->dup);
+}
+
+static void
+adopt_digest(void *arg, uint32_t i, const unsigned char *d, uint32_t dup)
+{
+	md_digest_set(arg, i, d, dup);
 }
 
 static void
 adopt_tag(void *arg, uint32_t b, const unsigned char *tag)
 {
-	struct adopt *ad = arg;
-
-	memcpy(md_proof_tag(ad->md, b), tag, TAG_LEN);
+	memcpy(md_proof_tag(arg, b), tag, TAG_LEN);
 }
 
-/* The checksum held: the rest of the header. */
+/* What STAT needs, from the header alone; the records come later. */
 static void
-adopt_done(struct adopt *ad, const struct mdindex *dix)
+adopt_head(struct maildrop *md)
 {
-	struct maildrop *md = ad->md;
+	const struct mdindex *dix = &md->px.head;
 	struct md_index *ix = &md->ix;
 
-	memcpy(md->pf.key, dix->key, sizeof(md->pf.key));
-	md->pf.nblk = dix->nblk;
-	ix->first = ix->nmsg > 0 && (ix->msg[0].flags & F_HIDDEN) ? 1 : 0;
+	free(ix->msg);
+	memset(ix, 0, sizeof(*ix));
+	ix->nmsg = dix->nmsg;
+	ix->first = (dix->flags & MDINDEX_FIRST_HIDDEN) ? 1 : 0;
 	ix->size = dix->end;
-	if (!ad->all_digests) {
-		free(md->dig);	/* computed when UIDL is first asked */
-		md->dig = NULL;
-	}
+	ix->live = ix->nmsg - ix->first;
+	ix->live_octets = dix->octets;
 }
 
-/* The index was not used: what adopting it left goes. */
+/* The records and the tags, checked against the header, or -1. */
+static int
+adopt_entries(struct maildrop *md, const char **why)
+{
+	struct md_persist *px = &md->px;
+	struct md_index *ix = &md->ix;
+	struct mdindex_sink sink = { adopt_msg, NULL, adopt_tag, md };
+
+	/* every field is written by adopt_msg, so no zero fill */
+	if ((ix->msg = malloc(((size_t)px->head.nmsg + 1) *
+	    sizeof(*ix->msg))) == NULL) {
+		*why = "out of memory for the index";
+		return -1;
+	}
+	ix->cap = px->head.nmsg + 1;
+	if (mdindex_load_part(&px->rd, &px->head, MDINDEX_RECORDS, &sink,
+	    why) != 0 ||
+	    mdindex_load_part(&px->rd, &px->head, MDINDEX_TAGS, &sink,
+	    why) != 0) {
+		free(ix->msg);
+		ix->msg = NULL;
+		ix->cap = 0;
+		return -1;
+	}
+	memcpy(md->pf.key, px->head.key, sizeof(md->pf.key));
+	md->pf.nblk = px->head.nblk;
+	return 0;
+}
+
+/* The index was not used, or is used up: what is left of it goes. */
+static void
+forget_file(struct maildrop *md)
+{
+	mdindex_reader_close(&md->px.rd);
+	mdindex_free(&md->px.head);
+	md->px.lazy = md->px.lazy_digs = 0;
+}
+
 static void
 adopt_drop(struct maildrop *md)
 {
@@ -149,6 +155,7 @@ adopt_drop(struct maildrop *md)
 	memset(&md->ix, 0, sizeof(md->ix));
 	free(md->dig);
 	md->dig = NULL;
+	forget_file(md);
 }
 
 static void
@@ -190,10 +197,18 @@ static enum md_load
 grown(struct maildrop *md, uint64_t *from)
 {
 	struct md_index *ix = &md->ix;
-	unsigned k = resume_at(ix);
+	unsigned k;
 	size_t first;
+	const char *why = NULL;
 
-	if (k == 0) {
+	adopt_head(md);
+	if (adopt_entries(md, &why) != 0) {
+		adopt_drop(md);
+		untrusted(md, why);
+		return MD_LOAD_SCAN;
+	}
+	forget_file(md);
+	if ((k = resume_at(ix)) == 0) {
 		md->px.verdict = "exists; the mailbox grew since and must be "
 		    "scanned from its first message";
 		adopt_drop(md);
@@ -210,8 +225,6 @@ grown(struct maildrop *md, uint64_t *from)
 	md->px.tail = (uint64_t)md->pf.snap.st_size - *from;
 	ix->nmsg = k;
 	ix->size = *from;
-	free(md->dig);	/* all or none: computed when UIDL is first asked */
-	md->dig = NULL;
 	md->px.doubt = first;
 	md->px.verdict = "is used: the mailbox grew since, so a login reads "
 	    "only the new mail";
@@ -220,42 +233,112 @@ grown(struct maildrop *md, uint64_t *from)
 
 /*
  * At login, after md_proof_begin's fstat (under the lock, but for
- * --check-user): UNCHANGED when the index describes the mailbox as it
- * is and now fills the maildrop, so nothing needs to be read; GREW when
- * it holds the mailbox's first messages and the caller scans from *from
- * to the end (then md_persist_grown); SCAN when the caller must scan
- * the whole file.
+ * --check-user): UNCHANGED when the index's header describes the
+ * mailbox as it is, which then answers STAT, the index file kept open
+ * for the records, tags and digests (md_persist_entries,
+ * md_persist_digests), so nothing of the mailbox needs to be read; GREW
+ * when it holds the mailbox's first messages and the caller scans from
+ * *from to the end (then md_persist_grown); SCAN when the caller must
+ * scan the whole file.
  */
 enum md_load
 md_persist_load(struct maildrop *md, uint64_t *from)
 {
-	struct mdindex dix;
-	struct adopt ad = { md, 0 };
-	struct mdindex_sink sink = { adopt_begin, adopt_msg, adopt_tag, &ad };
+	struct md_persist *px = &md->px;
 	enum mdindex_trust t;
 	const char *why = NULL;
-	uint32_t doubt;
 
 	*from = 0;
-	if (md->px.path == NULL)
+	if (px->path == NULL)
 		return MD_LOAD_SCAN;
-	t = mdindex_load(md->px.dirfd, md->px.name, &md->pf.snap, &dix, &sink,
-	    &why);
-	if (t != MDINDEX_UNTRUSTED)
-		adopt_done(&ad, &dix);
-	doubt = dix.doubt;
-	mdindex_free(&dix);
+	t = mdindex_load(px->dirfd, px->name, &md->pf.snap, &px->head,
+	    &px->rd, &why);
+	if (t != MDINDEX_UNTRUSTED && (px->head.blk_size != md->pf.blk_size ||
+	    px->head.nblk > md->pf.nblk)) {
+		forget_file(md);
+		why = "index blocks of another size";
+		t = MDINDEX_UNTRUSTED;
+	}
 	if (t == MDINDEX_UNTRUSTED) {
-		adopt_drop(md);
 		untrusted(md, why);
 		return MD_LOAD_SCAN;
 	}
 	if (t == MDINDEX_GREW)
 		return grown(md, from);
-	md_proof_doubt(md, doubt);
-	md->px.loaded = 1;
-	md->px.verdict = "is trusted: the mailbox is unchanged";
+	adopt_head(md);
+	px->lazy = 1;
+	px->lazy_digs = (px->head.flags & MDINDEX_DIGESTS) != 0;
+	px->loaded = 1;
+	px->verdict = "is trusted: the mailbox is unchanged";
 	return MD_LOAD_UNCHANGED;
+}
+
+/*
+ * Before the first command that needs the messages' records (LIST, RETR,
+ * TOP, DELE, a UIDL that must read the mailbox, UPDATE): those of an
+ * index loaded at login, checked against its header.  Should that fail
+ * (the file changed in place, or damaged), the mailbox is scanned as a
+ * login without an index would have, provided it is still as it was at
+ * login (maildrop.c); the index is then written anew.
+ */
+enum md_status
+md_persist_entries(struct maildrop *md, const char **why)
+{
+	struct md_persist *px = &md->px;
+	const char *reason = NULL;
+	enum md_status st;
+
+	if (px->failed) {
+		*why = "cannot read the mailbox index; please reconnect";
+		return MD_TEMP;
+	}
+	if (!px->lazy)
+		return MD_OK;
+	if (adopt_entries(md, &reason) == 0) {
+		px->lazy = 0;
+		md_proof_doubt(md, px->head.doubt);
+		return MD_OK;
+	}
+	syslog(LOG_INFO, "%s: index not used: %s; scanning %s", px->path,
+	    reason, md->f.path);
+	free(md->dig);		/* the scan decides what counts */
+	md->dig = NULL;
+	forget_file(md);
+	px->loaded = 0;
+	if ((st = md_index_again(md, why)) != MD_OK) {
+		px->failed = 1;
+		px->stale = 1;
+	}
+	return st;
+}
+
+/* For UIDL: the digests an index loaded at login has, or -1. */
+int
+md_persist_digests(struct maildrop *md)
+{
+	struct md_persist *px = &md->px;
+	struct mdindex_sink sink = { NULL, adopt_digest, NULL, md };
+	const char *why = NULL;
+
+	if (!px->lazy_digs)
+		return -1;
+	px->lazy_digs = 0;
+	if (md_digests_alloc(md) != 0)
+		return -1;
+	if (mdindex_load_part(&px->rd, &px->head, MDINDEX_DIGS, &sink,
+	    &why) == 0)
+		return 0;
+	syslog(LOG_INFO, "%s: index digests not used: %s", px->path, why);
+	free(md->dig);
+	md->dig = NULL;
+	return -1;
+}
+
+/* Whether a loaded index's records are still to be read (STAT, count). */
+int
+md_persist_lazy(const struct maildrop *md)
+{
+	return md->px.lazy;
 }
 
 /* After the scan of a grown file and md_proof_end. */
@@ -328,6 +411,10 @@ fill_head(struct maildrop *md, struct mdindex *dix)
 	dix->nblk = (uint32_t)md->pf.nblk;
 	dix->doubt = (uint32_t)md_proof_doubted(md);
 	memcpy(dix->key, md->pf.key, sizeof(dix->key));
+	dix->flags = (md->ix.first ? MDINDEX_FIRST_HIDDEN : 0) |
+	    (md->dig != NULL && md->ix.nmsg > 0 ? MDINDEX_DIGESTS : 0);
+	for (unsigned i = md->ix.first; i < md->ix.nmsg; i++)
+		dix->octets += md->ix.msg[i].size;
 }
 
 /*
@@ -372,7 +459,8 @@ md_persist_store(struct maildrop *md)
 		drop_stale(md);
 		return;
 	}
-	if (!md->px.ready || !md->px.dirty || md->ix.oom)
+	/* a session that never read the records learnt nothing new */
+	if (!md->px.ready || !md->px.dirty || md->ix.oom || md->px.lazy)
 		return;
 	if (md->ix.size > 0 && md->pf.blk_size == 0)
 		return;
@@ -401,7 +489,12 @@ md_persist_updated(struct maildrop *md, unsigned first, uint64_t s1)
 	struct md_index *ix = &md->ix;
 	uint64_t from = ix->msg[first].off, out = from, old_size = ix->size;
 	unsigned n = first;
-	int digests = md->dig != NULL;
+	int digests;
+
+	/* the next index keeps the digests, if this session has them */
+	if (md->dig == NULL)
+		(void)md_persist_digests(md);
+	digests = md->dig != NULL;
 
 	for (unsigned i = first; i < ix->nmsg; i++) {
 		struct md_msg e = ix->msg[i];

@@ -431,12 +431,27 @@ cmd_stat(struct session *s, int argc, char **argv)
 	return ok(s, "%u %" PRIu64, count, octets);
 }
 
+/* LIST and DELE need the messages' records (maildrop.h). */
+static int
+entries_arg(struct session *s)
+{
+	const char *why = NULL;
+	enum md_status st;
+
+	if ((st = maildrop_entries(s->md, &why)) == MD_OK)
+		return 0;
+	(void)err(s, md_code(st), "%s", why);
+	return -1;
+}
+
 static enum reply
 cmd_list(struct session *s, int argc, char **argv)
 {
 	unsigned n, count;
 	uint64_t octets;
 
+	if (entries_arg(s) != 0)
+		return REPLY_ERR;
 	if (argc == 1) {
 		if (msg_arg(s, argv[0], &n) != 0)
 			return REPLY_ERR;
@@ -529,7 +544,7 @@ cmd_dele(struct session *s, int argc, char **argv)
 	unsigned n;
 
 	(void)argc;
-	if (msg_arg(s, argv[0], &n) != 0)
+	if (entries_arg(s) != 0 || msg_arg(s, argv[0], &n) != 0)
 		return REPLY_ERR;
 	maildrop_delete(s->md, n);
 	return ok(s, "message %u deleted", n);

@@ -58,6 +58,15 @@ block_end(const struct md_proof *pf, size_t b, uint64_t size)
 	return end < size ? end : size;
 }
 
+/* 1 if the file is as it was when it was indexed. */
+int
+md_proof_unchanged(struct maildrop *md)
+{
+	struct stat st;
+
+	return fstat(md->f.fd, &st) == 0 && same_snapshot(&st, &md->pf.snap);
+}
+
 /* Snapshot the file (locked) and get ready to tag it as it is read. */
 enum md_status
 md_proof_begin(struct maildrop *md, const char **why)

@@ -167,7 +167,15 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 	enum md_status st;
 	char *p = uidl;
 
-	if (md->dig == NULL && (st = compute_digests(md, why)) != MD_OK)
+	/* the index's digests, else the mailbox's bytes read (its records
+	   needed for that); an index whose blocks are doubtful also needs
+	   its records to prove them */
+	if (md->dig == NULL && md_persist_digests(md) != 0 &&
+	    ((st = md_persist_entries(md, why)) != MD_OK ||
+	    (st = compute_digests(md, why)) != MD_OK))
+		return st;
+	if (md_persist_lazy(md) && md->px.head.doubt > 0 &&
+	    (st = md_persist_entries(md, why)) != MD_OK)
 		return st;
 	/* digests of bytes taken over unread from an index: proven first */
 	if (md->pf.ndoubt > 0 && !md_prove(md, 0, md->ix.size)) {

@@ -165,8 +165,9 @@ reads_from() {
 	warm
 	local idx_size
 	idx_size=$(stat -c %s "$IDX")
-	# 56 bytes a message, within the 64 a message the format allows
-	[ "$idx_size" -le $((136 + 6 * 64 + 16 + 16)) ]
+	# the header, 56 bytes a message (within the 64 a message the
+	# format allows) and one block's tag
+	[ "$idx_size" -le $((216 + 6 * 64 + 16)) ]
 	[ "$(stat -c '%a %u' "$IDX")" = "600 $TEST_UID" ]
 	traced_login index 6
 	# (while a scan's reads show in the same trace)
@@ -363,6 +364,26 @@ QUIT"
 	refused "index of another format version"
 }
 
+@test "a damaged part read after login: the session scans, answers as at login" {
+	# the header answers STAT; the records, digests and tags are read
+	# when LIST, UIDL and RETR first need them, and checked then
+	local recs=216 digs=$((216 + 6 * 36)) tags=$((216 + 6 * 56)) off
+	for off in $((recs + 9)) $((tags + 3)) $((digs + 5)); do
+		: > "$MBOX"
+		mbox_make 6
+		warm
+		[ "$(stat -c %s "$IDX")" -eq $((tags + 16)) ]
+		printf '\x55' | dd of="$IDX" bs=1 seek=$off conv=notrunc \
+		    status=none
+		compare
+	done
+	# records and tags: the mailbox scanned at the first LIST; digests:
+	# computed from the mailbox at the first UIDL
+	[ "$(grep -c 'index not used: index checksum mismatch; scanning' \
+	    "$SYSLOG_FILE")" -eq 2 ]
+	syslog_wait "index digests not used: index checksum mismatch"
+}
+
 @test "another mailbox's index: not trusted" {
 	mbox_make 6
 	cp -p "$MBOX" "$SPOOL/other"
@@ -406,7 +427,7 @@ QUIT"
 	b = bytearray(open(p, "rb").read())
 	b[64:72] = b[40:48]	# tick seconds = mtime seconds
 	b[72:76] = b[48:52]	# tick nanoseconds = mtime nanoseconds
-	b[-16:] = hashlib.sha256(bytes(b[:-16])).digest()[:16]
+	b[200:216] = hashlib.sha256(bytes(b[:200])).digest()[:16]	# header
 	open(p, "wb").write(b)
 	EOF
 	compare
