@@ -459,8 +459,10 @@ md_persist_store(struct maildrop *md)
 		drop_stale(md);
 		return;
 	}
-	/* a session that never read the records learnt nothing new */
-	if (!md->px.ready || !md->px.dirty || md->ix.oom || md->px.lazy)
+	/* a session that never read the records learnt nothing new; an
+	   empty mailbox costs a login nothing to read */
+	if (!md->px.ready || !md->px.dirty || md->ix.oom || md->px.lazy ||
+	    md->pf.snap.st_size == 0)
 		return;
 	if (md->ix.size > 0 && md->pf.blk_size == 0)
 		return;
@@ -517,6 +519,15 @@ md_persist_updated(struct maildrop *md, unsigned first, uint64_t s1)
 	if (md->px.path == NULL)
 		return;
 	md->px.ready = 0;	/* unless all of the below works */
+	if (out == 0) {
+		/* nothing left to index: a login on what is delivered next
+		   scans it from the start in any case */
+		if (geteuid() == md->pf.snap.st_uid &&
+		    md_spool_unlink_index(md) != 0 && errno != ENOENT)
+			syslog(LOG_ERR, "%s: cannot remove the index: %s",
+			    md->px.path, strerror(errno));
+		return;
+	}
 	if ((digests && md_digests_renumber(md) != 0) ||
 	    md_proof_retag(md, from) != 0 || fstat(md->f.fd, &md->pf.snap) != 0)
 		return;		/* no index: the next login scans */
