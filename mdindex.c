@@ -29,11 +29,25 @@
  *                  over from an index of the file before it grew, and
  *                  no session has read them back since
  *      104     32  Poly1305 key of the block tags
- *      136   56 n  per message: off 8, end 8, RETR size 8, From_ line
- *                  length 8, flags 4 (hidden 1, digest 2, the
- *                  header had a Content-Length 4), dup 4, UIDL digest 16
- *       ..   16 b  per block: its Poly1305 tag
- *       ..     16  SHA-256 of all the bytes before, truncated
+ *      136      8  octets: the sum of the RETR sizes of the messages
+ *                  served (all but a hidden first one), as STAT says
+ *      144      4  flags: message 0 is hidden 1, the digests part is
+ *                  there 2
+ *      148      4  zero
+ *      152     16  checksum of the records part
+ *      168     16  checksum of the digests part (zero without one)
+ *      184     16  checksum of the tags part
+ *      200     16  checksum of the 200 bytes before
+ *      216   36 n  records: per message off 8, end 8, RETR size 8,
+ *                  From_ line length 8, flags 4 (hidden 1, the header
+ *                  had a Content-Length 4)
+ *       ..   20 n  digests, if the flags say so: per message the UIDL
+ *                  digest 16, dup 4
+ *       ..   16 b  tags: per block its Poly1305 tag
+ *
+ * Every checksum is SHA-256, truncated.  A login reads the header alone;
+ * each part is read, and checked against its checksum, when the session
+ * first needs it.
  *
  * The checksum catches truncation, torn writes and bit flips; it is not a
  * MAC, and need not be: the file is the mailbox owner's, mode 0600, and
@@ -44,12 +58,12 @@
  * read this file, not against the owner.
  *
  * Decoding checks every count against the file's length, and every entry
- * against its neighbours, so that what it accepts satisfies the
- * invariants the maildrop code relies on; it allocates nothing, and reads
- * and writes through one bounded buffer, handing the entries over one at
- * a time, with the checksum computed as the bytes pass.  It is
- * canonical: whatever it accepts, mdindex_encode() gives back byte for
- * byte.
+ * against its neighbours and the header, so that what it accepts
+ * satisfies the invariants the maildrop code relies on; it allocates
+ * nothing, and reads and writes through one bounded buffer, handing the
+ * entries over one at a time, with each part's checksum computed as its
+ * bytes pass.  It is canonical: whatever it accepts, mdindex_encode()
+ * gives back byte for byte.
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -165,9 +179,10 @@ record_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
 	    m->sep_len > ix->end - m->off || m->end < m->off + m->sep_len ||
 	    m->end > ix->end)
 		return 0;
-	/* LF becomes CRLF and a last line gets one: at most 2 per byte + 2 */
+	/* LF becomes CRLF and a last line gets one: at most 2 per byte + 2,
+	   said without overflow */
 	body = m->end - m->off - m->sep_len;
-	return m->size <= 2 * body + 2;
+	return m->size <= 2 || (m->size - 1) / 2 <= body;
 }
 
 static int
@@ -182,12 +197,13 @@ head_ok(const struct mdindex *ix, const char **why)
 		*why = "index has an invalid time";
 		return 0;
 	}
-	if (ix->end > ix->size || !blocks_ok(ix)) {
+	if (ix->size > (uint64_t)INT64_MAX || ix->end > ix->size ||
+	    !blocks_ok(ix)) {
 		*why = "index blocks do not cover the indexed bytes";
 		return 0;
 	}
 	/* each message sends at most twice its bytes and a line end */
-	if (ix->octets > 2 * ix->end + 2 * (uint64_t)ix->nmsg) {
+	if (ix->octets / 2 > ix->end + ix->nmsg) {
 		*why = "index octets out of bounds";
 		return 0;
 	}
