@@ -25,12 +25,17 @@
 /* ---------------------------------------------------------------- */
 /* The spool group                                                   */
 
-static int
-groups_of(const struct auth_user *u, gid_t **groups)
+int
+user_groups(const struct auth_user *u, gid_t **groups)
 {
 	int n = 64;
 
-	if (strcmp(u->source, "passwd file") == 0) {	/* as auth_become */
+	*groups = NULL;
+	if (geteuid() != 0)
+		return -1;	/* cannot switch users: nothing to set */
+	if (strcmp(u->source, SOURCE_FILE) == 0) {
+		/* a passwd-file user is not the system account of the same
+		   name: its one group is the gid in the file */
 		if ((*groups = malloc(sizeof(**groups))) == NULL)
 			return -1;
 		(*groups)[0] = u->gid;
@@ -53,16 +58,12 @@ groups_of(const struct auth_user *u, gid_t **groups)
 
 /* Root keeps the spool's group as a saved gid only if locking needs it. */
 gid_t
-spool_group(const struct auth_user *u, const char *path)
+spool_group(const struct auth_user *u, const char *path, const gid_t *groups,
+    int ngroups)
 {
-	gid_t *groups = NULL, g;
-	int n;
-
-	if (geteuid() != 0 || (n = groups_of(u, &groups)) < 0)
+	if (geteuid() != 0 || ngroups < 0)
 		return (gid_t)-1;
-	g = maildrop_spool_group(path, u->uid, u->gid, groups, n);
-	free(groups);
-	return g;
+	return maildrop_spool_group(path, u->uid, u->gid, groups, ngroups);
 }
 
 
@@ -164,8 +165,8 @@ run_recover(int argc, char **argv)
 /* --check-user's child: as the user, the session's own open of the
    maildrop in the mode that changes nothing; never returns. */
 static void
-check_as_user(const struct auth_user *u, const char *path, gid_t spool,
-    const char *ixpath)
+check_as_user(const struct auth_user *u, const char *path,
+    const gid_t *groups, int ngroups, gid_t spool, const char *ixpath)
 {
 	struct md_config mc = { path, LOCK_WAIT, STALE_SECS, spool, 1,
 	    ixpath };
@@ -173,7 +174,7 @@ check_as_user(const struct auth_user *u, const char *path, gid_t spool,
 	const char *why = NULL;
 	int ok;
 
-	if (auth_become(u, spool, &why) != 0) {
+	if (auth_become(u, groups, ngroups, spool, &why) != 0) {
 		(void)printf("as user:  cannot become %s: %s\n", u->name, why);
 		(void)fflush(stdout);
 		_exit(EXIT_INTERNAL);
@@ -198,9 +199,9 @@ run_check_user(const struct config *cfg)
 	const char *why = NULL;
 	char path[PATH_MAX], ixpath[PATH_MAX];
 	enum auth_result r;
-	gid_t spool;
+	gid_t spool, *groups;
 	pid_t pid;
-	int st;
+	int st, ngroups;
 
 	if (!auth_name_valid(cfg->check_user)) {
 		(void)printf("%s: not a valid user name\n", cfg->check_user);
@@ -224,7 +225,8 @@ run_check_user(const struct config *cfg)
 		(void)printf("maildrop: path too long\n");
 		return EXIT_INTERNAL;
 	}
-	spool = spool_group(&u, path);
+	ngroups = user_groups(&u, &groups);
+	spool = spool_group(&u, path, groups, ngroups);
 	if (geteuid() == 0)
 		(void)printf("privsep:  before login a process as %s, "
 		    "chrooted to %s\n", cfg->front_user, FRONT_ROOT);
@@ -244,8 +246,9 @@ run_check_user(const struct config *cfg)
 		return EXIT_INTERNAL;
 	}
 	if (pid == 0)
-		check_as_user(&u, path, spool, index_path(cfg, &u, path,
-		    ixpath, sizeof(ixpath)));
+		check_as_user(&u, path, groups, ngroups, spool,
+		    index_path(cfg, &u, path, ixpath, sizeof(ixpath)));
+	free(groups);
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 && r == AUTH_OK ? 0 :

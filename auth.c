@@ -30,8 +30,6 @@
 #include "auth.h"
 #include "params.h"
 
-#define SOURCE_SYSTEM	"system accounts"
-#define SOURCE_FILE	"passwd file"
 
 struct account {
 	struct auth_user u;
@@ -695,7 +693,8 @@ auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
 /* Becoming the user                                                 */
 
 int
-auth_become(const struct auth_user *u, gid_t spool_gid, const char **why)
+auth_become(const struct auth_user *u, const gid_t *groups, int ngroups,
+    gid_t spool_gid, const char **why)
 {
 	gid_t saved = spool_gid != (gid_t)-1 ? spool_gid : u->gid;
 	uid_t ruid, euid, suid;
@@ -712,12 +711,9 @@ auth_become(const struct auth_user *u, gid_t spool_gid, const char **why)
 		return -1;
 	}
 	*why = "cannot switch to the user";
-	/* a passwd-file user is not the system account of the same name:
-	   its one group is the gid in the file */
-	if (strcmp(u->source, SOURCE_FILE) == 0 ? setgroups(1, &u->gid) != 0 :
-	    initgroups(u->name, u->gid) != 0) {
+	if (ngroups < 0 || setgroups((size_t)ngroups, groups) != 0) {
 		syslog(LOG_ERR, "setting the groups of %s: %s", u->name,
-		    strerror(errno));
+		    ngroups < 0 ? "cannot list them" : strerror(errno));
 		return -1;
 	}
 	if (setresgid(u->gid, u->gid, saved) != 0) {

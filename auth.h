@@ -20,12 +20,16 @@ struct auth_config {
 	uid_t min_uid;			/* lower uids never log in */
 };
 
+/* Where an account comes from (struct auth_user.source). */
+#define SOURCE_SYSTEM	"system accounts"
+#define SOURCE_FILE	"passwd file"
+
 struct auth_user {
 	char name[AUTH_NAME_MAX + 1];
 	uid_t uid;
 	gid_t gid;
 	char home[PATH_MAX];
-	const char *source;	/* "system accounts" or "passwd file" */
+	const char *source;	/* SOURCE_SYSTEM or SOURCE_FILE */
 };
 
 enum auth_result {
@@ -59,10 +63,11 @@ int auth_apop_usable(const char *path, const char **why);
 enum auth_result auth_lookup(const struct auth_config *cfg,
     const char *name, struct auth_user *u, const char **why);
 
-/* Become the user: initgroups, setgid, setuid, and prove root is gone.
-   spool_gid, if not (gid_t)-1, stays as the saved gid. */
-int auth_become(const struct auth_user *u, gid_t spool_gid,
-    const char **why);
+/* Become the user: the supplementary groups (user_groups() in admin.h),
+   setgid, setuid, and prove root is gone.  spool_gid, if not (gid_t)-1,
+   stays as the saved gid. */
+int auth_become(const struct auth_user *u, const gid_t *groups, int ngroups,
+    gid_t spool_gid, const char **why);
 
 /* PR_SET_DUMPABLE 0, again after each credential change; 0 or -1. */
 int auth_no_dump(const char **why);

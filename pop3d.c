@@ -135,7 +135,8 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	unsigned count;
 	uint64_t octets;
 	enum md_status st;
-	gid_t spool;
+	gid_t spool, *groups;
+	int ngroups, become;
 	char esc[LOG_TEXT_MAX];
 
 	s->leave = LEAVE_ERROR;	/* from here on, any failure ends it */
@@ -143,8 +144,11 @@ login(struct session *s, const struct auth_user *u, const char *method)
 	s->end = "cannot serve the user";
 	if (expand_maildrop(s->cfg->maildrop, u, path, sizeof(path)) != 0)
 		return err(s, "SYS/PERM", "maildrop path too long");
-	spool = spool_group(u, path);
-	if (auth_become(u, spool, &why) != 0)
+	ngroups = user_groups(u, &groups);
+	spool = spool_group(u, path, groups, ngroups);
+	become = auth_become(u, groups, ngroups, spool, &why);
+	free(groups);
+	if (become != 0)
 		return err(s, "SYS/PERM", "%s", why);
 	mc.path = path;
 	mc.lock_wait = LOCK_WAIT;
