@@ -165,13 +165,11 @@ md_index_again(struct maildrop *md, const char **why)
 {
 	static const char changed[] =
 	    "mailbox was changed by another program; please reconnect";
-	unsigned nmsg = md->ix.nmsg;
-	uint64_t octets = md->ix.live_octets;
+	struct md_index said = md->ix;	/* STAT's, from the index's header */
 	enum md_status st;
 
 	if ((st = md_lock(md, why)) != MD_OK)
 		return st;
-	free(md->ix.msg);
 	memset(&md->ix, 0, sizeof(md->ix));
 	if (!md_proof_unchanged(md)) {
 		*why = changed;
@@ -183,7 +181,8 @@ md_index_again(struct maildrop *md, const char **why)
 	}
 	if (st == MD_OK) {
 		md_recount(md);
-		if (md->ix.nmsg != nmsg || md->ix.live_octets != octets) {
+		if (md->ix.nmsg != said.nmsg || md->ix.first != said.first ||
+		    md->ix.live_octets != said.live_octets) {
 			*why = changed;
 			st = MD_TEMP;
 		}
@@ -193,8 +192,7 @@ md_index_again(struct maildrop *md, const char **why)
 		md_persist_tick(md);
 	} else {
 		free(md->ix.msg);	/* STAT's counts stay; nothing else */
-		memset(&md->ix, 0, sizeof(md->ix));
-		md->ix.nmsg = nmsg;
+		md->ix = said;
 	}
 	md_unlock(md);
 	free(md->b.scan);
