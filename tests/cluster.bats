@@ -227,8 +227,11 @@ procmail_rc_for() {
 		    sed 's/.*peer=//' | sort -u)
 		[ -n "$peers" ]
 		if [ -n "$SEND_PROXY" ]; then
+			# (start_haproxy's probe may close before HAProxy
+			# sent its header: pop3d then names the balancer)
 			if printf '%s\n' "$peers" | grep -vE '^127\.0\.1\.[0-9]+$' ||
-			    grep -F "peer=$front " "$CL/$h/syslog"; then
+			    grep -F "peer=$front " "$CL/$h/syslog" |
+			    grep -vF 'end=PROXY header refused'; then
 				return 1
 			fi
 		else
