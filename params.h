@@ -169,7 +169,7 @@
 #define INDEX_TMP_STALE	60
 
 /* The index file is read and written through one buffer of this many
-   message records (56 bytes each), so that a session never holds a second
+   messages' records and digests, so that a session never holds a second
    copy of its index: big enough that the system calls are noise, small
    enough to sit on the stack. */
 #define INDEX_IO_RECS	512
