@@ -384,6 +384,43 @@ QUIT"
 	syslog_wait "index digests not used: index checksum mismatch"
 }
 
+@test "a damaged records part read after the mailbox changed: [SYS/TEMP] until QUIT, nothing deleted, the index removed" {
+	mbox_make 6
+	warm
+	cp -p "$MBOX" "$BATS_TEST_TMPDIR/before"
+	# after STAT (answered from the header): the records part damaged
+	# in place and one message delivered, before the first LIST
+	pop3 <<-EOF
+	$LOGIN
+	STAT
+	!sh printf '\125' | dd of='$IDX' bs=1 seek=225 conv=notrunc status=none
+	!sh printf 'From x@example.org Mon Jan  1 00:00:00 2024\n\nlate\n\n' >> '$MBOX'
+	LIST
+	RETR 1
+	DELE 1
+	STAT
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	[[ "${lines[3]}" == "+OK 6 "* ]]
+	[[ "${lines[4]}" == "-ERR [SYS/TEMP] "* ]]
+	[[ "${lines[5]}" == "-ERR [SYS/TEMP] "* ]]
+	[[ "${lines[6]}" == "-ERR [SYS/TEMP] "* ]]
+	[[ "${lines[7]}" == "+OK 6 "* ]]	# STAT still says what it said
+	[[ "${lines[8]}" == "+OK"* ]]
+	syslog_wait "index not used: index checksum mismatch; scanning"
+	# nothing deleted: the old bytes, then the delivered message
+	cmp -n "$(stat -c %s "$BATS_TEST_TMPDIR/before")" \
+	    "$BATS_TEST_TMPDIR/before" "$MBOX"
+	[ "$(grep -c '^From ' "$MBOX")" -eq 7 ]
+	[ ! -e "$IDX" ]
+	# the next session scans and sees all seven
+	pop3 <<< "$LOGIN
+STAT
+QUIT"
+	[[ "${lines[3]}" == "+OK 7 "* ]]
+}
+
 @test "another mailbox's index: not trusted" {
 	mbox_make 6
 	cp -p "$MBOX" "$SPOOL/other"
