@@ -83,6 +83,10 @@ void maildrop_delete_stats(const struct maildrop *md, unsigned *count,
 
 enum md_status maildrop_uidl(struct maildrop *md, unsigned n,
     char uidl[MD_UIDL_MAX + 1], const char **why);
+/* Once maildrop_uidl() has said MD_OK, the listing's next ones: message
+   n's unique-id without the checks; its length. */
+size_t maildrop_uidl_next(const struct maildrop *md, unsigned n,
+    char uidl[MD_UIDL_MAX + 1]);
 
 /*
  * maildrop_check() says whether message n can still be sent as indexed;

@@ -216,7 +216,7 @@ enum md_load md_persist_load(struct maildrop *, uint64_t *);
 void md_persist_grown(struct maildrop *);
 enum md_status md_persist_entries(struct maildrop *, const char **);
 int md_persist_digests(struct maildrop *);
-int md_persist_lazy(const struct maildrop *);
+int md_persist_doubtful(const struct maildrop *);
 void md_persist_tick(struct maildrop *);
 void md_persist_updated(struct maildrop *, unsigned, uint64_t);
 void md_persist_store(struct maildrop *);

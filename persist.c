@@ -334,11 +334,12 @@ md_persist_digests(struct maildrop *md)
 	return -1;
 }
 
-/* Whether a loaded index's records are still to be read (STAT, count). */
+/* Whether a loaded index's records, still to be read, cover blocks in
+   doubt (written in the mailbox's last clock tick): UIDL proves them. */
 int
-md_persist_lazy(const struct maildrop *md)
+md_persist_doubtful(const struct maildrop *md)
 {
-	return md->px.lazy;
+	return md->px.lazy && md->px.head.doubt > 0;
 }
 
 /* After the scan of a grown file and md_proof_end. */

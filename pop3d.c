@@ -578,28 +578,31 @@ cmd_rset(struct session *s, int argc, char **argv)
 
 /*
  * One line of the UIDL listing, "n uidl" CRLF (RFC 1939 section 7),
- * formatted here rather than by printf: a big maildrop's listing is
- * one such line a message, and printf's parsing is most of their cost.
+ * formatted straight into the output buffer rather than by printf: a
+ * big maildrop's listing is one such line a message, and printf's
+ * parsing and the copies are most of their cost.
  */
 static void
-uidl_line(struct chan *ch, unsigned n, const char *uidl)
+uidl_line(struct chan *ch, unsigned n, const char *uidl, size_t ul)
 {
-	char line[sizeof("4294967295 ") + MD_UIDL_MAX + 2];
 	char digits[sizeof("4294967295")];
-	size_t nd = 0, len = 0, ul = strlen(uidl);
+	size_t nd = 0, room;
+	char *p;
 
 	do {
 		digits[nd++] = (char)('0' + n % 10);
 		n /= 10;
 	} while (n > 0);
-	while (nd > 0)
-		line[len++] = digits[--nd];
-	line[len++] = ' ';
-	memcpy(line + len, uidl, ul);
-	len += ul;
-	line[len++] = '\r';
-	line[len++] = '\n';
-	(void)chan_write(ch, line, len);
+	if ((p = chan_room(ch, nd + 1 + ul + 2, &room)) == NULL)
+		return;		/* the channel failed: the session ends */
+	for (room = 0; nd > 0; )
+		p[room++] = digits[--nd];
+	p[room++] = ' ';
+	memcpy(p + room, uidl, ul);
+	room += ul;
+	p[room++] = '\r';
+	p[room++] = '\n';
+	chan_put(ch, room);
 }
 
 static enum reply
@@ -622,8 +625,8 @@ cmd_uidl(struct session *s, int argc, char **argv)
 	for (n = 1; n <= maildrop_count(s->md); n++) {
 		if (maildrop_deleted(s->md, n))
 			continue;
-		(void)maildrop_uidl(s->md, n, uidl, &why);
-		uidl_line(s->ch, n, uidl);
+		uidl_line(s->ch, n, uidl,
+		    maildrop_uidl_next(s->md, n, uidl));
 	}
 	(void)chan_write(s->ch, ".\r\n", 3);
 	return REPLY_DONE;

@@ -158,14 +158,31 @@ compute_digests(struct maildrop *md, const char **why)
 	return st;
 }
 
+/* The unique-id of digest d in uidl; its length. */
+static size_t
+uid_text(const struct md_digest *d, char uidl[MD_UIDL_MAX + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	char *p = uidl;
+	int n;
+
+	for (size_t i = 0; i < sizeof(d->d); i++) {
+		*p++ = hex[d->d[i] >> 4];
+		*p++ = hex[d->d[i] & 15];
+	}
+	*p = '\0';
+	if (d->dup <= 1)
+		return (size_t)(p - uidl);
+	n = snprintf(p, MD_UIDL_MAX + 1 - (size_t)(p - uidl), "-%u",
+	    (unsigned)d->dup);
+	return (size_t)(p - uidl) + (n > 0 ? (size_t)n : 0);
+}
+
 enum md_status
 maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
     const char **why)
 {
-	static const char hex[] = "0123456789abcdef";
-	const struct md_digest *d;
 	enum md_status st;
-	char *p = uidl;
 
 	/* the index's digests, else the mailbox's bytes read (its records
 	   needed for that); an index whose blocks are doubtful also needs
@@ -174,7 +191,7 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 	    ((st = md_persist_entries(md, why)) != MD_OK ||
 	    (st = compute_digests(md, why)) != MD_OK))
 		return st;
-	if (md_persist_lazy(md) && md->px.head.doubt > 0 &&
+	if (md_persist_doubtful(md) &&
 	    (st = md_persist_entries(md, why)) != MD_OK)
 		return st;
 	/* digests of bytes taken over unread from an index: proven first */
@@ -184,16 +201,15 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 		syslog(LOG_NOTICE, "%s: no UIDLs: %s", md->f.path, *why);
 		return MD_TEMP;
 	}
-	d = &md->dig[md->ix.first + n - 1];
-	for (size_t i = 0; i < sizeof(d->d); i++) {
-		*p++ = hex[d->d[i] >> 4];
-		*p++ = hex[d->d[i] & 15];
-	}
-	*p = '\0';
-	if (d->dup > 1)
-		(void)snprintf(p, MD_UIDL_MAX + 1 - (size_t)(p - uidl),
-		    "-%u", (unsigned)d->dup);
+	(void)uid_text(&md->dig[md->ix.first + n - 1], uidl);
 	return MD_OK;
+}
+
+size_t
+maildrop_uidl_next(const struct maildrop *md, unsigned n,
+    char uidl[MD_UIDL_MAX + 1])
+{
+	return uid_text(&md->dig[md->ix.first + n - 1], uidl);
 }
 
 
