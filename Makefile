@@ -174,9 +174,13 @@ UNIT_SRCS = $(sort $(wildcard $(1).c $(1)_*.c tests/unit/fuzz_$(1).c) \
 UNIT_DEPS_mbox    = $(MD_SRCS)
 UNIT_DEPS_retr    = $(MD_SRCS)
 UNIT_DEPS_journal = $(MD_SRCS)
+# the index's format and its side file share one fixture
+MDINDEX_FIXTURE   = tests/unit/mdindex_fixture.c
+UNIT_DEPS_mdindex = $(MDINDEX_FIXTURE)
+UNIT_DEPS_mdindex_file = mdindex.c $(MDINDEX_FIXTURE)
 
 tests/unit/test_%: tests/unit/test_%.c $(ALL_SRCS) $(HDRS) tests/unit/unit.h \
-    proxy.c penalty.c
+    proxy.c penalty.c $(MDINDEX_FIXTURE) tests/unit/mdindex_fixture.h
 	$(CC) $(WARN) $(LFS) -I. -O1 -g $(SANITIZE) -o $@ $< \
 	    $(call UNIT_SRCS,$*) $(LDLIBS)
 

@@ -1,201 +1,22 @@
 /*
- * test_mdindex.c - unit tests of the persistent index file (mdindex.c,
- * mdindex_file.c): the format by byte fixtures, the trust rule by a table
- * of cases, and the side-file rules in a temp directory.  Needs no root;
- * prints TAP.
+ * test_mdindex.c - unit tests of the persistent index's format
+ * (mdindex.c): the encoding by byte fixtures, the checksums and the
+ * record rules by edits, the trust rule by a table of cases, the path
+ * template.  The side file is test_mdindex_file.c's.  Needs no root;
+ * prints TAP.  "test_mdindex PATH" writes the fuzzer's seeds.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <sys/stat.h>
-
-#include <openssl/evp.h>
 
 #include "byteorder.h"
 #include "mdindex.h"
+#include "mdindex_fixture.h"
 #include "unit.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* ---------------------------------------------------------------- */
-/* Fixtures                                                          */
-
-#define FIX_MSGS	3
-#define FIX_BLKS	2
-/* the RETR sizes of messages 1 and 2: message 0 is hidden */
-#define FIX_OCTETS	(1100000ULL + 1400000000ULL)
-
-/* The header's fields of the new layout, and where the parts are in the
-   fixture with digests (without them, the tags follow the records). */
-#define H_OCTETS	136
-#define H_FLAGS		144
-#define H_ZERO		148
-#define H_SUM(part)	(152 + (part) * MDINDEX_SUM_LEN)
-#define H_SUM_HEAD	(MDINDEX_HEAD_LEN - MDINDEX_SUM_LEN)
-#define REC(i, field)	(MDINDEX_HEAD_LEN + (i) * MDINDEX_REC_LEN + (field))
-#define DIG(i, field)	(REC(FIX_MSGS, 0) + (i) * MDINDEX_DIG_LEN + (field))
-#define TAG(b)		(DIG(FIX_MSGS, 0) + (b) * MDINDEX_TAG_LEN)
-#define TAG_PLAIN(b)	(REC(FIX_MSGS, 0) + (b) * MDINDEX_TAG_LEN)
-
-static struct mdindex_msg fix_msg[FIX_MSGS];
-static unsigned char fix_tag[FIX_BLKS][MDINDEX_TAG_LEN];
-
-/* A mailbox of three messages over two blocks, the first one hidden,
-   every one with its UIDL digest (the last two identical copies). */
-static void
-fixture(struct mdindex *ix)
-{
-	static const struct mdindex_msg m[FIX_MSGS] = {
-		{ 0, 500, 520, 40, MDINDEX_HIDDEN | MDINDEX_DIGEST, 1, { 0 } },
-		{ 501, 1048600, 1100000, 44, MDINDEX_DIGEST | MDINDEX_CLEN, 1,
-		    { 0 } },
-		{ 1048601, 5000000000ULL, 1400000000ULL, 4294967400ULL,
-		    MDINDEX_DIGEST, 2, { 0 } },
-	};
-
-	memcpy(fix_msg, m, sizeof(m));
-	for (int i = 0; i < MDINDEX_DIGEST_LEN; i++) {
-		fix_msg[0].digest[i] = (unsigned char)(0x30 + i);
-		fix_msg[1].digest[i] = (unsigned char)(0xa0 + i);
-		fix_msg[2].digest[i] = (unsigned char)(0xa0 + i);
-	}
-	for (int b = 0; b < FIX_BLKS; b++)
-		for (int i = 0; i < MDINDEX_TAG_LEN; i++)
-			fix_tag[b][i] = (unsigned char)(b * 16 + i);
-	memset(ix, 0, sizeof(*ix));
-	ix->dev = 0x0803;
-	ix->ino = 0x123456789abcULL;
-	ix->size = 5000000001ULL;
-	ix->uid = 1000;
-	ix->mtime.tv_sec = 1764000000;
-	ix->mtime.tv_nsec = 123456789;
-	ix->ctime.tv_sec = 1764000000;
-	ix->ctime.tv_nsec = 223456789;
-	ix->tick.tv_sec = 1764000001;
-	ix->tick.tv_nsec = 4000000;
-	ix->end = 5000000001ULL;
-	ix->nmsg = FIX_MSGS;
-	ix->blk_size = 4ULL << 30;	/* TAG_BLOCK doubled: 2 blocks */
-	ix->nblk = FIX_BLKS;
-	ix->doubt = 1;
-	ix->flags = MDINDEX_FIRST_HIDDEN | MDINDEX_DIGESTS;
-	ix->octets = FIX_OCTETS;
-	for (int i = 0; i < MDINDEX_KEY_LEN; i++)
-		ix->key[i] = (unsigned char)(0x55 ^ i);
-}
-
-/* The same mailbox indexed without its digests: the source still has
-   them, the encoder leaves them out. */
-static void
-fixture_plain(struct mdindex *ix)
-{
-	fixture(ix);
-	ix->flags = MDINDEX_FIRST_HIDDEN;
-}
-
-/* Entry i as a file without digests gives it back: the record alone. */
-static void
-record_only(uint32_t i, struct mdindex_msg *m)
-{
-	*m = fix_msg[i];
-	m->flags &= MDINDEX_REC_FLAGS;
-	m->dup = 0;
-	memset(m->digest, 0, sizeof(m->digest));
-}
-
-static void
-fix_msg_at(void *arg, uint32_t i, struct mdindex_msg *m)
-{
-	(void)arg;
-	*m = fix_msg[i];
-}
-
-static const unsigned char *
-fix_tag_at(void *arg, uint32_t b)
-{
-	(void)arg;
-	return fix_tag[b];
-}
-
-static const struct mdindex_source fix_src = { fix_msg_at, fix_tag_at, NULL };
-
-static unsigned char *
-encode_why(struct mdindex *ix, size_t *len, const char **why)
-{
-	unsigned char *buf;
-
-	*why = NULL;
-	*len = (size_t)mdindex_encoded_len(ix);
-	if (*len == 0 || (buf = malloc(*len)) == NULL)
-		return NULL;
-	if (mdindex_encode(ix, &fix_src, buf, *len, why) != 0) {
-		free(buf);
-		return NULL;
-	}
-	return buf;
-}
-
-static unsigned char *
-encode(struct mdindex *ix, size_t *len)
-{
-	const char *why;
-
-	return encode_why(ix, len, &why);
-}
-
-/* SHA-256 of n bytes at p, truncated: the format's checksum. */
-static void
-sum16(const unsigned char *p, size_t n, unsigned char sum[MDINDEX_SUM_LEN])
-{
-	unsigned char full[EVP_MAX_MD_SIZE];
-	unsigned int k;
-
-	if (EVP_Digest(p, n, full, &k, EVP_sha256(), NULL) != 1 ||
-	    k < MDINDEX_SUM_LEN)
-		abort();
-	memcpy(sum, full, MDINDEX_SUM_LEN);
-}
-
-static int
-sum_is(const unsigned char *p, size_t n, const unsigned char *want)
-{
-	unsigned char sum[MDINDEX_SUM_LEN];
-
-	sum16(p, n, sum);
-	return memcmp(sum, want, MDINDEX_SUM_LEN) == 0;
-}
-
-/*
- * After an edit, make the checksums right again, so that only the
- * validation after them can reject the bytes: the parts' sums, if the
- * header's counts still fit the length (the digests' sum only when the
- * header's flags say they are there), then the header's own.
- */
-static void
-reseal(unsigned char *buf, size_t len)
-{
-	uint64_t nmsg = le_get(buf + 76, 4), nblk = le_get(buf + 96, 4);
-	int digs = (le_get(buf + H_FLAGS, 4) & MDINDEX_DIGESTS) != 0;
-	uint64_t plen[MDINDEX_PARTS] = { MDINDEX_REC_LEN * nmsg,
-	    digs ? MDINDEX_DIG_LEN * nmsg : 0, MDINDEX_TAG_LEN * nblk };
-	uint64_t off = MDINDEX_HEAD_LEN;
-
-	if (len < MDINDEX_HEAD_LEN)
-		abort();
-	if (off + plen[0] + plen[1] + plen[2] == len)
-		for (int p = 0; p < MDINDEX_PARTS; p++) {
-			if (p != MDINDEX_DIGS || digs)
-				sum16(buf + off, (size_t)plen[p],
-				    buf + H_SUM(p));
-			off += plen[p];
-		}
-	sum16(buf, H_SUM_HEAD, buf + H_SUM_HEAD);
-}
 
 static int
 decodes(const unsigned char *buf, size_t len, const char **why)
@@ -209,37 +30,6 @@ decodes(const unsigned char *buf, size_t len, const char **why)
 		mdindex_free(&ix);
 	(void)LLVMFuzzerTestOneInput(buf, len);
 	return r == 0;
-}
-
-/* The entries mdindex_msg_at gives: the fixture's, or its records alone
-   for a file without digests. */
-static int
-msgs_equal(const struct mdindex *ix)
-{
-	int digs = (ix->flags & MDINDEX_DIGESTS) != 0;
-
-	for (uint32_t i = 0; i < FIX_MSGS; i++) {
-		struct mdindex_msg m, want;
-
-		mdindex_msg_at(ix, i, &m);
-		if (digs)
-			want = fix_msg[i];
-		else
-			record_only(i, &want);
-		if (memcmp(&m, &want, sizeof(m)) != 0)
-			return 0;
-	}
-	return ix->nmsg == FIX_MSGS;
-}
-
-static int
-tags_equal(const struct mdindex *ix)
-{
-	for (uint32_t b = 0; b < FIX_BLKS; b++)
-		if (memcmp(mdindex_tag_at(ix, b), fix_tag[b],
-		    MDINDEX_TAG_LEN) != 0)
-			return 0;
-	return ix->nblk == FIX_BLKS;
 }
 
 /* ---------------------------------------------------------------- */
@@ -537,26 +327,35 @@ struct edit {
 	int n;
 };
 
+/* The fixture (with digests or not) encoded, edited and resealed. */
+static unsigned char *
+edited(int digs, const struct edit *e, size_t ne, size_t *len)
+{
+	struct mdindex ix;
+	unsigned char *buf;
+
+	if (digs)
+		fixture(&ix);
+	else
+		fixture_plain(&ix);
+	if ((buf = encode(&ix, len)) == NULL)
+		abort();
+	for (size_t k = 0; k < ne; k++)
+		le_put(buf + e[k].off, e[k].v, e[k].n);
+	reseal(buf, *len);
+	return buf;
+}
+
 /* Edit the encoded fixture, reseal it, and expect a rejection: for the
    reason want, or for any reason but the checksums when want is NULL. */
 static void
 expect_edits(int digs, const struct edit *e, size_t ne, const char *want,
     const char *name)
 {
-	struct mdindex ix;
-	unsigned char *buf;
 	const char *why = NULL;
 	size_t len;
+	unsigned char *buf = edited(digs, e, ne, &len);
 
-	if (digs)
-		fixture(&ix);
-	else
-		fixture_plain(&ix);
-	if ((buf = encode(&ix, &len)) == NULL)
-		abort();
-	for (size_t k = 0; k < ne; k++)
-		le_put(buf + e[k].off, e[k].v, e[k].n);
-	reseal(buf, len);
 	/* resealed: the checksum must not be what catches it */
 	CHECK_WHY(!decodes(buf, len, &why) && why != NULL &&
 	    strcmp(why, "index checksum mismatch") != 0 &&
@@ -576,25 +375,13 @@ expect_rejected(size_t off, uint64_t v, int n, const char *name)
 static void
 expect_accepted(int digs, const struct edit *e, size_t ne, const char *name)
 {
-	struct mdindex ix;
-	unsigned char *buf;
 	const char *why = NULL;
 	size_t len;
+	unsigned char *buf = edited(digs, e, ne, &len);
 
-	if (digs)
-		fixture(&ix);
-	else
-		fixture_plain(&ix);
-	if ((buf = encode(&ix, &len)) == NULL)
-		abort();
-	for (size_t k = 0; k < ne; k++)
-		le_put(buf + e[k].off, e[k].v, e[k].n);
-	reseal(buf, len);
 	CHECK_WHY(decodes(buf, len, &why), why, "%s", name);
 	free(buf);
 }
-
-#define INCONSISTENT	"index has an inconsistent message entry"
 
 static void
 test_semantics(void)
@@ -945,411 +732,6 @@ test_path(void)
 	    "a result too long, or a missing value, is refused");
 }
 
-/* ---------------------------------------------------------------- */
-/* The side file, in a temp directory                                */
-
-/* NAME.tmp: a fresh one is another writer's, an old one a dead writer's */
-/* ---------------------------------------------------------------- */
-/* The side file with raw bytes in it                                */
-
-struct raw {
-	const unsigned char *data;
-	size_t len;
-};
-
-static int
-raw_fill(void *arg, int fd, const char **why)
-{
-	const struct raw *r = arg;
-
-	if (write(fd, r->data, r->len) != (ssize_t)r->len) {
-		*why = "cannot write the index";
-		return -1;
-	}
-	return 0;
-}
-
-static enum mdindex_io
-write_raw(int dfd, const char *name, const unsigned char *data, size_t len,
-    uid_t uid, gid_t gid, const char **why)
-{
-	struct raw r = { data, len };
-
-	return mdindex_write(dfd, name, raw_fill, &r, uid, gid, why);
-}
-
-/* mdindex_open, then the whole file into *buf (malloc'ed). */
-static enum mdindex_io
-read_raw(int dfd, const char *name, uid_t owner, unsigned char **buf,
-    size_t *len, struct stat *st, const char **why)
-{
-	enum mdindex_io r;
-	int fd;
-
-	*buf = NULL;
-	if ((r = mdindex_open(dfd, name, owner, &fd, st, why)) !=
-	    MDINDEX_IO_OK)
-		return r;
-	*len = (size_t)st->st_size;
-	if ((*buf = malloc(*len + 1)) == NULL ||
-	    read(fd, *buf, *len) != (ssize_t)*len) {
-		free(*buf);
-		*buf = NULL;
-		r = MDINDEX_IO_REFUSED;
-	}
-	(void)close(fd);
-	return r;
-}
-
-/* What mdindex_load_part hands over, collected. */
-struct collect {
-	uint32_t n, ndig, ntag, out_of_range;
-	struct mdindex_msg msg[FIX_MSGS];
-	unsigned char tag[FIX_BLKS][MDINDEX_TAG_LEN];
-};
-
-static void
-collect_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
-{
-	struct collect *c = arg;
-
-	if (i >= FIX_MSGS) {
-		c->out_of_range++;
-		return;
-	}
-	c->msg[i] = *m;
-	c->n++;
-}
-
-static void
-collect_digest(void *arg, uint32_t i, const unsigned char *d, uint32_t dup)
-{
-	struct collect *c = arg;
-
-	if (i >= FIX_MSGS) {
-		c->out_of_range++;
-		return;
-	}
-	c->msg[i].flags |= MDINDEX_DIGEST;
-	memcpy(c->msg[i].digest, d, MDINDEX_DIGEST_LEN);
-	c->msg[i].dup = dup;
-	c->ndig++;
-}
-
-static void
-collect_tag(void *arg, uint32_t b, const unsigned char *tag)
-{
-	struct collect *c = arg;
-
-	if (b >= FIX_BLKS) {
-		c->out_of_range++;
-		return;
-	}
-	memcpy(c->tag[b], tag, MDINDEX_TAG_LEN);
-	c->ntag++;
-}
-
-/* The records alone, as the records part hands them over. */
-static int
-collected_records(const struct collect *c)
-{
-	for (uint32_t i = 0; i < FIX_MSGS; i++) {
-		struct mdindex_msg want;
-
-		record_only(i, &want);
-		if (memcmp(&c->msg[i], &want, sizeof(want)) != 0)
-			return 0;
-	}
-	return c->n == FIX_MSGS && c->out_of_range == 0;
-}
-
-/* Records, digests and tags: the fixture's. */
-static int
-collected_equal(const struct collect *c)
-{
-	return c->n == FIX_MSGS && c->ndig == FIX_MSGS &&
-	    c->ntag == FIX_BLKS && c->out_of_range == 0 &&
-	    memcmp(c->msg, fix_msg, sizeof(c->msg)) == 0 &&
-	    memcmp(c->tag, fix_tag, sizeof(c->tag)) == 0;
-}
-
-/* The three parts of what mdindex_load accepted, into c. */
-static int
-load_parts(struct mdindex_reader *rd, const struct mdindex *ix,
-    struct collect *c, const char **why)
-{
-	struct mdindex_sink sink = { collect_msg, collect_digest, collect_tag,
-	    c };
-
-	memset(c, 0, sizeof(*c));
-	return mdindex_load_part(rd, ix, MDINDEX_RECORDS, &sink, why) == 0 &&
-	    collected_records(c) &&
-	    mdindex_load_part(rd, ix, MDINDEX_DIGS, &sink, why) == 0 &&
-	    mdindex_load_part(rd, ix, MDINDEX_TAGS, &sink, why) == 0;
-}
-
-static void
-test_file_tmp(int dfd, const char *name, const char *path)
-{
-	unsigned char data[] = "new";
-	char tmp[4200];
-	struct timespec old[2] = { { 1000000000, 0 }, { 1000000000, 0 } };
-	struct stat st;
-	const char *why = NULL;
-	int fd;
-
-	(void)snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	(void)unlink(path);
-	CHECK_WHY((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600)) >= 0 &&
-	    close(fd) == 0 && write_raw(dfd, name, data, sizeof(data),
-	    geteuid(), getegid(), &why) == MDINDEX_IO_BUSY &&
-	    lstat(tmp, &st) == 0 && lstat(path, &st) != 0, why,
-	    "a fresh temp file means another writer: BUSY, nothing touched");
-	CHECK_WHY(utimensat(AT_FDCWD, tmp, old, 0) == 0 && write_raw(dfd, name,
-	    data, sizeof(data), geteuid(), getegid(), &why) == MDINDEX_IO_OK &&
-	    lstat(tmp, &st) != 0 && lstat(path, &st) == 0 &&
-	    st.st_size == (off_t)sizeof(data), why,
-	    "a stale temp file (a writer killed mid-write) is replaced");
-}
-
-/* The maildrop's calls, through a real file. */
-static void
-test_load_store(int dfd)
-{
-	struct mdindex ix, back;
-	struct mdindex_reader rd;
-	struct stat mbox, st;
-	struct collect c;
-	struct mdindex_sink sink = { collect_msg, collect_digest, collect_tag,
-	    &c };
-	const char *why = NULL;
-	unsigned char flip = 0x10;
-	int fd;
-
-	fixture(&ix);
-	ix.uid = (uint32_t)geteuid();
-	memset(&mbox, 0, sizeof(mbox));
-	mbox.st_dev = (dev_t)ix.dev;
-	mbox.st_ino = (ino_t)ix.ino;
-	mbox.st_uid = geteuid();
-	mbox.st_size = (off_t)ix.size;
-	mbox.st_mtim = ix.mtime;
-	mbox.st_ctim = ix.ctime;
-	rd.fd = 12345;
-	CHECK_WHY(mdindex_load(dfd, "ls", &mbox, &back, &rd, &why) ==
-	    MDINDEX_UNTRUSTED && why == NULL && rd.fd == -1, why,
-	    "load: no index file, nothing to log, no reader left open");
-	memset(ix.sum, 0, sizeof(ix.sum));
-	CHECK_WHY(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) ==
-	    MDINDEX_IO_OK, why,
-	    "store writes the index");
-	{
-		static const unsigned char zero[sizeof(ix.sum)];
-		CHECK(memcmp(ix.sum, zero, sizeof(zero)) != 0,
-		    "store fills in ix->sum");
-	}
-	CHECK_WHY(mdindex_load(dfd, "ls", &mbox, &back, &rd, &why) ==
-	    MDINDEX_UNCHANGED && rd.fd >= 0 && back.nmsg == FIX_MSGS &&
-	    back.octets == FIX_OCTETS && back.flags == ix.flags &&
-	    memcmp(back.sum, ix.sum, sizeof(ix.sum)) == 0, why,
-	    "load: the unchanged mailbox gets the header, the file kept open");
-	CHECK_WHY(load_parts(&rd, &back, &c, &why) && collected_equal(&c), why,
-	    "load_part: its records, digests and tags, one part at a time");
-	mdindex_reader_close(&rd);
-	CHECK(rd.fd == -1 && mdindex_load_part(&rd, &back, MDINDEX_RECORDS,
-	    &sink, &why) != 0, "a closed reader reads no part");
-	mdindex_free(&back);
-	mbox.st_size += 4096;
-	CHECK_WHY(mdindex_load(dfd, "ls", &mbox, &back, &rd, &why) ==
-	    MDINDEX_GREW && back.end == ix.end && back.doubt == 1 &&
-	    load_parts(&rd, &back, &c, &why) && collected_equal(&c), why,
-	    "load: a grown mailbox is GREW from the old end, its entries "
-	    "handed over");
-	mdindex_reader_close(&rd);
-	mdindex_free(&back);
-	mbox.st_size -= 4096;
-
-	/* a part damaged: the header still loads, the part does not */
-	CHECK_WHY((fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
-	    pwrite(fd, &flip, 1, DIG(1, 2)) == 1 && close(fd) == 0 &&
-	    mdindex_load(dfd, "ls", &mbox, &back, &rd, &why) ==
-	    MDINDEX_UNCHANGED && mdindex_load_part(&rd, &back,
-	    MDINDEX_RECORDS, NULL, &why) == 0, why,
-	    "load: a damaged digests part does not stop the header or the "
-	    "records");
-	why = NULL;
-	CHECK_WHY(mdindex_load_part(&rd, &back, MDINDEX_DIGS, &sink, &why) !=
-	    0 && why != NULL && strcmp(why, "index checksum mismatch") == 0,
-	    why, "load_part: the damaged digests part is a checksum mismatch");
-	mdindex_reader_close(&rd);
-	mdindex_free(&back);
-
-	/* rewritten in place after the header was read: same length,
-	   other bytes, and (as a write in a later clock tick would give
-	   it) another mtime */
-	CHECK_WHY(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) ==
-	    MDINDEX_IO_OK && mdindex_load(dfd, "ls", &mbox, &back, &rd,
-	    &why) == MDINDEX_UNCHANGED, why,
-	    "stored again, it loads");
-	flip = (unsigned char)(fix_tag[1][3] ^ 0x01);
-	why = NULL;
-	{
-		struct timespec later[2];
-
-		later[0] = rd.st.st_atim;
-		later[1] = rd.st.st_mtim;
-		later[1].tv_sec += 1;
-		CHECK_WHY((fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
-		    pwrite(fd, &flip, 1, TAG(1) + 3) == 1 &&
-		    futimens(fd, later) == 0 && close(fd) == 0 &&
-		    fstatat(dfd, "ls", &st, 0) == 0 &&
-		    st.st_size == rd.st.st_size &&
-		    mdindex_load_part(&rd, &back, MDINDEX_RECORDS, &sink,
-		    &why) != 0 && why != NULL &&
-		    strcmp(why, "index changed while it was read") == 0, why,
-		    "load_part: a file rewritten in place since its header "
-		    "was read is refused, its part's checksum right or not");
-	}
-	why = NULL;
-	CHECK_WHY(mdindex_load_part(&rd, &back, MDINDEX_TAGS, &sink, &why) !=
-	    0 && why != NULL, why, "and so is the part that changed");
-	mdindex_reader_close(&rd);
-	mdindex_free(&back);
-
-	/* no digests: the part is not there to load */
-	fixture_plain(&ix);
-	ix.uid = (uint32_t)geteuid();
-	why = NULL;
-	CHECK_WHY(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) ==
-	    MDINDEX_IO_OK && mdindex_load(dfd, "ls", &mbox, &back, &rd,
-	    &why) == MDINDEX_UNCHANGED && back.flags == MDINDEX_FIRST_HIDDEN &&
-	    mdindex_load_part(&rd, &back, MDINDEX_DIGS, &sink, &why) != 0 &&
-	    why != NULL && strcmp(why, "index has no UIDL digests") == 0,
-	    why, "load_part: no digests part in an index without them");
-	memset(&c, 0, sizeof(c));
-	why = NULL;
-	CHECK_WHY(mdindex_load_part(&rd, &back, MDINDEX_RECORDS, &sink,
-	    &why) == 0 && collected_records(&c) &&
-	    mdindex_load_part(&rd, &back, MDINDEX_TAGS, &sink, &why) == 0 &&
-	    c.ntag == FIX_BLKS && memcmp(c.tag, fix_tag, sizeof(c.tag)) == 0,
-	    why, "but its records and tags");
-	mdindex_reader_close(&rd);
-	mdindex_free(&back);
-
-	/* what the encoder refuses is not written */
-	fixture(&ix);
-	ix.uid = (uint32_t)geteuid();
-	ix.octets += 1;
-	why = NULL;
-	CHECK_WHY(unlinkat(dfd, "ls", 0) == 0 &&
-	    mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) ==
-	    MDINDEX_IO_REFUSED && why != NULL &&
-	    strcmp(why, INCONSISTENT) == 0 &&
-	    faccessat(dfd, "ls", F_OK, AT_SYMLINK_NOFOLLOW) != 0 &&
-	    faccessat(dfd, "ls.tmp", F_OK, AT_SYMLINK_NOFOLLOW) != 0, why,
-	    "store: an inconsistent index is refused, and leaves no file");
-	ix.octets -= 1;
-
-	CHECK_WHY(mdindex_store(dfd, "ls", &ix, &fix_src, getegid(), &why) ==
-	    MDINDEX_IO_OK &&
-	    (fd = openat(dfd, "ls", O_WRONLY)) >= 0 &&
-	    pwrite(fd, &flip, 1, 90) == 1 && close(fd) == 0 &&
-	    mdindex_load(dfd, "ls", &mbox, &back, &rd, &why) ==
-	    MDINDEX_UNTRUSTED && why != NULL && back.nmsg == 0 &&
-	    rd.fd == -1, why,
-	    "load: a corrupted header is UNTRUSTED, with a reason, and closed");
-	(void)unlinkat(dfd, "ls", 0);
-}
-
-/* Run as root (pop3d --recover), the index is given to the owner. */
-static void
-test_root_gives_owner(int dfd)
-{
-	unsigned char data[] = "x", *buf = NULL;
-	const char *why = NULL;
-	struct stat st;
-	size_t len;
-	uid_t other = 4242;
-
-	if (geteuid() != 0) {
-		SKIP("giving the index away needs root");
-		return;
-	}
-	CHECK_WHY(write_raw(dfd, "given", data, sizeof(data), other, other,
-	    &why) == MDINDEX_IO_OK && fstatat(dfd, "given", &st, 0) == 0 &&
-	    st.st_uid == other && read_raw(dfd, "given", other, &buf, &len,
-	    &st, &why) == MDINDEX_IO_OK, why,
-	    "written by root, the index is the owner's and passes the rules");
-	free(buf);
-	(void)unlinkat(dfd, "given", 0);
-}
-
-static void
-test_file_rules(const char *dir)
-{
-	unsigned char data[] = "index bytes", *buf = NULL;
-	const char *name = NULL, *why = NULL;
-	char path[4096];
-	struct stat st;
-	size_t len;
-	int dfd, fd;
-	uid_t me = geteuid();
-
-	(void)snprintf(path, sizeof(path), "%s/box.pop3d-index", dir);
-	dfd = mdindex_dir_open(path, &name);
-	CHECK(dfd >= 0 && strcmp(name, "box.pop3d-index") == 0,
-	    "dir_open opens the directory and names the last component");
-	if (dfd < 0)
-		return;
-	CHECK_WHY(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_ABSENT, why, "a missing index is ABSENT");
-	CHECK_WHY(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
-	    == MDINDEX_IO_OK && lstat(path, &st) == 0 &&
-	    (st.st_mode & 07777) == 0600 && st.st_uid == me, why,
-	    "written as a mode 0600 file of the owner");
-	CHECK_WHY(read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_OK && len == sizeof(data) &&
-	    memcmp(buf, data, len) == 0, why, "and read back whole");
-	free(buf);
-	CHECK(read_raw(dfd, name, me + 1, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_REFUSED && buf == NULL,
-	    "refused when it is not the mailbox owner's");
-	CHECK(chmod(path, 0640) == 0 && read_raw(dfd, name, me, &buf, &len,
-	    &st, &why) == MDINDEX_IO_REFUSED,
-	    "refused when the group may read it");
-	CHECK(chmod(path, 0600) == 0 &&
-	    linkat(dfd, name, dfd, "hard", 0) == 0 &&
-	    read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_REFUSED, "refused with a second link");
-	(void)unlinkat(dfd, "hard", 0);
-	CHECK_WHY(unlinkat(dfd, name, 0) == 0 &&
-	    symlinkat("hard", dfd, name) == 0 &&
-	    symlinkat("box.target", dfd, "hard") == 0 &&
-	    read_raw(dfd, name, me, &buf, &len, &st, &why) ==
-	    MDINDEX_IO_REFUSED, why, "a symlink is not followed");
-	CHECK_WHY(write_raw(dfd, name, data, sizeof(data), me, getegid(), &why)
-	    == MDINDEX_IO_OK && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    faccessat(dfd, "box.target", F_OK, 0) != 0, why,
-	    "writing replaces the symlink, and writes nothing through it");
-	(void)unlinkat(dfd, "hard", 0);
-	CHECK_WHY(unlinkat(dfd, name, 0) == 0 &&
-	    mkfifoat(dfd, name, 0600) == 0 &&
-	    (alarm(5), read_raw(dfd, name, me, &buf, &len, &st, &why)) ==
-	    MDINDEX_IO_REFUSED && (alarm(0), 1), why,
-	    "a FIFO is refused without blocking");
-	CHECK_WHY(unlinkat(dfd, name, 0) == 0 &&
-	    (fd = openat(dfd, name, O_WRONLY | O_CREAT, 0600)) >= 0 &&
-	    ftruncate(fd, (off_t)MDINDEX_MAX_BYTES + 1) == 0 &&
-	    close(fd) == 0 && read_raw(dfd, name, me, &buf, &len, &st,
-	    &why) == MDINDEX_IO_REFUSED && buf == NULL, why,
-	    "a file larger than any index is refused unread");
-	test_file_tmp(dfd, name, path);
-	test_load_store(dfd);
-	test_root_gives_owner(dfd);
-	(void)unlinkat(dfd, name, 0);
-	(void)close(dfd);
-}
-
 /* The fixture's bytes into path: a seed for the fuzzer; PATH.plain gets
    the fixture without digests. */
 static int
@@ -1386,8 +768,6 @@ write_seed(const char *path)
 int
 main(int argc, char **argv)
 {
-	char dir[] = "/tmp/test_mdindex.XXXXXX";
-
 	if (argc == 2)
 		return write_seed(argv[1]);
 
@@ -1404,13 +784,5 @@ main(int argc, char **argv)
 	test_empty();
 	test_trust();
 	test_path();
-	if (mkdtemp(dir) == NULL) {
-		CHECK_WHY(0, strerror(errno), "mkdtemp");
-	} else {
-		test_file_rules(dir);
-		if (rmdir(dir) != 0)
-			CHECK_WHY(0, strerror(errno),
-			    "temp directory left empty");
-	}
 	return unit_done();
 }
