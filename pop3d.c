@@ -586,7 +586,7 @@ static void
 uidl_line(struct chan *ch, unsigned n, const char *uidl, size_t ul)
 {
 	char digits[sizeof("4294967295")];
-	size_t nd = 0, room;
+	size_t nd = 0, len = 0, room;
 	char *p;
 
 	do {
@@ -595,14 +595,14 @@ uidl_line(struct chan *ch, unsigned n, const char *uidl, size_t ul)
 	} while (n > 0);
 	if ((p = chan_room(ch, nd + 1 + ul + 2, &room)) == NULL)
 		return;		/* the channel failed: the session ends */
-	for (room = 0; nd > 0; )
-		p[room++] = digits[--nd];
-	p[room++] = ' ';
-	memcpy(p + room, uidl, ul);
-	room += ul;
-	p[room++] = '\r';
-	p[room++] = '\n';
-	chan_put(ch, room);
+	while (nd > 0)
+		p[len++] = digits[--nd];
+	p[len++] = ' ';
+	memcpy(p + len, uidl, ul);
+	len += ul;
+	p[len++] = '\r';
+	p[len++] = '\n';
+	chan_put(ch, len);
 }
 
 static enum reply

@@ -163,19 +163,21 @@ static size_t
 uid_text(const struct md_digest *d, char uidl[MD_UIDL_MAX + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	char *p = uidl;
+	size_t len = 0, room;
 	int n;
 
 	for (size_t i = 0; i < sizeof(d->d); i++) {
-		*p++ = hex[d->d[i] >> 4];
-		*p++ = hex[d->d[i] & 15];
+		uidl[len++] = hex[d->d[i] >> 4];
+		uidl[len++] = hex[d->d[i] & 15];
 	}
-	*p = '\0';
+	uidl[len] = '\0';
 	if (d->dup <= 1)
-		return (size_t)(p - uidl);
-	n = snprintf(p, MD_UIDL_MAX + 1 - (size_t)(p - uidl), "-%u",
-	    (unsigned)d->dup);
-	return (size_t)(p - uidl) + (n > 0 ? (size_t)n : 0);
+		return len;
+	/* MAX_MSGS copies fit; what snprintf cut is not counted */
+	room = MD_UIDL_MAX + 1 - len;
+	n = snprintf(uidl + len, room, "-%u", (unsigned)d->dup);
+	return n < 0 ? len : (size_t)n < room ? len + (size_t)n :
+	    MD_UIDL_MAX;
 }
 
 enum md_status

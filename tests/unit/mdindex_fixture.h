@@ -2,7 +2,7 @@
  * tests/unit/mdindex_fixture.h - the index fixture test_mdindex.c (the
  * format and the trust rule) and test_mdindex_file.c (the side file)
  * share: a mailbox of three messages over two blocks, its encoding, and
- * the helpers that edit, reseal and compare it.
+ * the helpers that reseal an edited copy and compare a decoded one.
  */
 #ifndef MDINDEX_FIXTURE_H
 #define MDINDEX_FIXTURE_H
