@@ -27,15 +27,20 @@ md_range_end(const struct maildrop *md, unsigned i)
 	return i + 1 < md->ix.nmsg ? md->ix.msg[i + 1].off : md->ix.size;
 }
 
-/* The running totals STAT and QUIT use, from the flags (O(n), once). */
+/* The running totals STAT and QUIT use, from the flags (O(n), once);
+   the records an index has not handed over yet are all live. */
 void
 md_recount(struct maildrop *md)
 {
 	struct md_index *ix = &md->ix;
+	unsigned from = md_persist_unread(md, &ix->live_octets);
 
-	ix->live = ix->ndel = 0;
-	ix->live_octets = ix->del_octets = 0;
-	for (unsigned i = ix->first; i < ix->nmsg; i++)
+	if (from < ix->first)
+		from = ix->first;
+	ix->live = from - ix->first;
+	ix->ndel = 0;
+	ix->del_octets = 0;
+	for (unsigned i = from; i < ix->nmsg; i++)
 		if (ix->msg[i].flags & F_DELETED) {
 			ix->ndel++;
 			ix->del_octets += ix->msg[i].size;
@@ -404,11 +409,19 @@ maildrop_valid(const struct maildrop *md, unsigned n)
 	return n >= 1 && n <= maildrop_count(md);
 }
 
+/* Whether every record is in ix.msg: an index loaded at login hands
+   them over when a command first needs them (maildrop_entries). */
+static int
+records_read(const struct maildrop *md)
+{
+	return md->ix.msg != NULL && !md->px.lazy;
+}
+
 /* Before the records of an index are read, nothing can be deleted. */
 int
 maildrop_deleted(const struct maildrop *md, unsigned n)
 {
-	return md->ix.msg != NULL && (msg_of(md, n)->flags & F_DELETED) != 0;
+	return records_read(md) && (msg_of(md, n)->flags & F_DELETED) != 0;
 }
 
 enum md_status
@@ -420,7 +433,7 @@ maildrop_entries(struct maildrop *md, const char **why)
 uint64_t
 maildrop_size(const struct maildrop *md, unsigned n)
 {
-	if (md->ix.msg == NULL)
+	if (!records_read(md))
 		md_fatal("%s: a message size before its record was read",
 		    md->f.path);
 	return msg_of(md, n)->size;
@@ -438,7 +451,7 @@ maildrop_delete(struct maildrop *md, unsigned n)
 {
 	struct md_msg *m;
 
-	if (md->ix.msg == NULL)
+	if (!records_read(md))
 		md_fatal("%s: DELE before the records were read", md->f.path);
 	m = msg_of(md, n);
 	if (m->flags & F_DELETED)
@@ -453,7 +466,7 @@ maildrop_delete(struct maildrop *md, unsigned n)
 void
 maildrop_undelete_all(struct maildrop *md)
 {
-	if (md->ix.msg == NULL)
+	if (!records_read(md))
 		return;		/* no records read: nothing deleted */
 	for (unsigned i = 0; i < md->ix.nmsg; i++)
 		md->ix.msg[i].flags &= ~F_DELETED;

@@ -111,6 +111,9 @@ struct md_persist {
 	struct mdindex head;
 	struct mdindex_reader rd;
 	int lazy;		/* its records and tags are still to be read */
+	unsigned unread;	/* grown: the records [0, unread) are, the
+				   tags were read at login */
+	uint64_t unread_octets;	/* what STAT counts of those */
 	int lazy_digs;		/* its UIDL digests are still to be read */
 	int failed;		/* they could not be, nor the mailbox scanned */
 };
@@ -217,6 +220,7 @@ void md_persist_grown(struct maildrop *);
 enum md_status md_persist_entries(struct maildrop *, const char **);
 int md_persist_digests(struct maildrop *);
 int md_persist_doubtful(const struct maildrop *);
+unsigned md_persist_unread(const struct maildrop *, uint64_t *);
 void md_persist_tick(struct maildrop *);
 void md_persist_updated(struct maildrop *, unsigned, uint64_t);
 void md_persist_store(struct maildrop *);

@@ -33,21 +33,27 @@
  *                  served (all but a hidden first one), as STAT says
  *      144      4  flags: message 0 is hidden 1, the digests part is
  *                  there 2
- *      148      4  zero
- *      152     16  checksum of the records part
+ *      148      4  resume r < n (0 when n is 0): the first message but
+ *                  the last whose header had a Content-Length, else
+ *                  the last one
+ *      152     16  zero
  *      168     16  checksum of the digests part (zero without one)
  *      184     16  checksum of the tags part
  *      200     16  checksum of the 200 bytes before
- *      216   36 n  records: per message off 8, end 8, RETR size 8,
- *                  From_ line length 8, flags 4 (hidden 1, the header
- *                  had a Content-Length 4)
+ *      216     ..  records, in runs of MDINDEX_RUN_RECS (the last may
+ *                  be shorter), each run followed by its checksum 16:
+ *                  per message off 8, end 8, RETR size 8, From_ line
+ *                  length 8, flags 4 (hidden 1, the header had a
+ *                  Content-Length 4)
  *       ..   20 n  digests, if the flags say so: per message the UIDL
  *                  digest 16, dup 4
  *       ..   16 b  tags: per block its Poly1305 tag
  *
- * Every checksum is SHA-256, truncated.  A login reads the header alone;
- * each part is read, and checked against its checksum, when the session
- * first needs it.
+ * Every checksum is SHA-256, truncated; a run's is taken over the key at
+ * 104, its number (4 bytes) and its records, so that it belongs to this
+ * header and to its place.  A login reads the header alone; each part is
+ * read, and checked, when the session first needs it, and a login on a
+ * grown mailbox reads only the runs from the resuming message on.
  *
  * The checksum catches truncation, torn writes and bit flips; it is not a
  * MAC, and need not be: the file is the mailbox owner's, mode 0600, and
@@ -105,7 +111,8 @@ part_len(const struct mdindex *ix, enum mdindex_part part)
 {
 	switch (part) {
 	case MDINDEX_RECORDS:
-		return (uint64_t)MDINDEX_REC_LEN * ix->nmsg;
+		return (uint64_t)MDINDEX_REC_LEN * ix->nmsg +
+		    (uint64_t)MDINDEX_SUM_LEN * MDINDEX_RUNS(ix->nmsg);
 	case MDINDEX_DIGS:
 		return has_digests(ix) ? (uint64_t)MDINDEX_DIG_LEN * ix->nmsg :
 		    0;
@@ -124,12 +131,21 @@ part_off(const struct mdindex *ix, enum mdindex_part part)
 	return off;
 }
 
+/* Where record i is: the runs before it each end in a checksum. */
+static uint64_t
+rec_off(const struct mdindex *ix, uint32_t i)
+{
+	return part_off(ix, MDINDEX_RECORDS) + (uint64_t)MDINDEX_REC_LEN * i +
+	    (uint64_t)MDINDEX_SUM_LEN * (i / MDINDEX_RUN_RECS);
+}
+
 static int
 counts_ok(const struct mdindex *ix)
 {
 	return ix->nmsg <= MAX_MSGS && ix->nblk <= TAG_MAX_BLOCKS &&
 	    ix->doubt <= ix->nblk && (ix->flags & ~MDINDEX_HEAD_FLAGS) == 0 &&
-	    (ix->nmsg > 0 || ix->flags == 0);
+	    (ix->nmsg > 0 || ix->flags == 0) &&
+	    (ix->nmsg > 0 ? ix->resume < ix->nmsg : ix->resume == 0);
 }
 
 uint64_t
@@ -178,6 +194,11 @@ record_ok(const struct mdindex *ix, uint32_t i, const struct mdindex_msg *m,
 	if (m->off < prev_end || m->sep_len == 0 || m->off > ix->end ||
 	    m->sep_len > ix->end - m->off || m->end < m->off + m->sep_len ||
 	    m->end > ix->end)
+		return 0;
+	/* the resuming message is the first weighed Content-Length but
+	   the last message's, else the last */
+	if (i < ix->resume ? (m->flags & MDINDEX_CLEN) != 0 :
+	    i == ix->resume && i + 1 < ix->nmsg && !(m->flags & MDINDEX_CLEN))
 		return 0;
 	/* LF becomes CRLF and a last line gets one: at most 2 per byte + 2,
 	   said without overflow */
@@ -237,7 +258,9 @@ encode_head(const struct mdindex *ix, unsigned char *h)
 	memcpy(h + 104, ix->key, MDINDEX_KEY_LEN);
 	le_put(h + 136, ix->octets, 8);
 	le_put(h + 144, ix->flags, 4);
-	for (int p = 0; p < MDINDEX_PARTS; p++)
+	le_put(h + 148, ix->resume, 4);
+	/* the records' checksums are in their runs: 152 stays zero */
+	for (int p = MDINDEX_DIGS; p < MDINDEX_PARTS; p++)
 		memcpy(h + 152 + p * MDINDEX_SUM_LEN, ix->sum[p],
 		    MDINDEX_SUM_LEN);
 }
@@ -334,27 +357,70 @@ emit(struct stream *sm, size_t n, mdindex_out *out, void *arg,
 	return 0;
 }
 
-/* One message part, records or digests, checked as it goes. */
+/* Starts the checksum of run r of the records: the key and r first. */
+static int
+run_begin(struct stream *sm, const struct mdindex *ix, uint32_t r,
+    const char **why)
+{
+	unsigned char n[4];
+
+	le_put(n, r, 4);
+	if (EVP_DigestInit_ex(sm->ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(sm->ctx, ix->key, MDINDEX_KEY_LEN) != 1 ||
+	    EVP_DigestUpdate(sm->ctx, n, sizeof(n)) != 1) {
+		*why = "cannot compute SHA-256";
+		return -1;
+	}
+	return 0;
+}
+
+/* The first record after the run that holds record i. */
+static uint32_t
+run_end(const struct mdindex *ix, uint32_t i)
+{
+	uint64_t e = ((uint64_t)i / MDINDEX_RUN_RECS + 1) * MDINDEX_RUN_RECS;
+
+	return e < ix->nmsg ? (uint32_t)e : ix->nmsg;
+}
+
+static int
+emit_run_sum(struct stream *sm, mdindex_out *out, void *arg,
+    const char **why)
+{
+	unsigned char sum[MDINDEX_SUM_LEN];
+
+	if (stream_sum(sm, sum, why) != 0 ||
+	    out(arg, sm->off, sum, sizeof(sum), why) != 0)
+		return -1;
+	sm->off += sizeof(sum);
+	return 0;
+}
+
+/* One message part, records or digests, checked as it goes; each run
+   of records closed by its checksum. */
 static int
 emit_msgs(const struct mdindex *ix, enum mdindex_part part,
     const struct mdindex_source *src, struct stream *sm, mdindex_out *out,
     void *arg, const char **why)
 {
-	size_t len = part == MDINDEX_RECORDS ? MDINDEX_REC_LEN :
-	    MDINDEX_DIG_LEN;
+	int recs = part == MDINDEX_RECORDS;
+	size_t len = recs ? MDINDEX_REC_LEN : MDINDEX_DIG_LEN;
 	uint64_t prev_end = 0, octets = 0;
 	uint32_t i = 0;
 
 	while (i < ix->nmsg) {
+		uint32_t stop = recs ? run_end(ix, i) : ix->nmsg;
 		size_t n = 0;
 
-		for (; i < ix->nmsg && n + len <= sizeof(sm->buf);
-		    i++, n += len) {
+		if (recs && i % MDINDEX_RUN_RECS == 0 &&
+		    run_begin(sm, ix, i / MDINDEX_RUN_RECS, why) != 0)
+			return -1;
+		for (; i < stop && n + len <= sizeof(sm->buf); i++, n += len) {
 			struct mdindex_msg m;
 
 			memset(&m, 0, sizeof(m));
 			src->msg(src->arg, i, &m);
-			if (part == MDINDEX_DIGS) {
+			if (!recs) {
 				if (!(m.flags & MDINDEX_DIGEST) || m.dup == 0)
 					goto bad;
 				encode_digest(&m, sm->buf + n);
@@ -370,8 +436,10 @@ emit_msgs(const struct mdindex *ix, enum mdindex_part part,
 		}
 		if (emit(sm, n, out, arg, why) != 0)
 			return -1;
+		if (recs && i == stop && emit_run_sum(sm, out, arg, why) != 0)
+			return -1;
 	}
-	if (part == MDINDEX_RECORDS && octets != ix->octets)
+	if (recs && octets != ix->octets)
 		goto bad;
 	return 0;
 bad:
@@ -412,7 +480,8 @@ emit_part(struct mdindex *ix, enum mdindex_part part,
 	if (stream_begin(&sm, part_off(ix, part), why) == 0 &&
 	    (part == MDINDEX_TAGS ? emit_tags(ix, src, &sm, out, arg, why) :
 	    emit_msgs(ix, part, src, &sm, out, arg, why)) == 0)
-		r = stream_sum(&sm, ix->sum[part], why);
+		r = part == MDINDEX_RECORDS ? 0 :
+		    stream_sum(&sm, ix->sum[part], why);
 	stream_end(&sm);
 	return r;
 }
@@ -476,6 +545,7 @@ decode_fields(const unsigned char *h, struct mdindex *ix)
 	memcpy(ix->key, h + 104, MDINDEX_KEY_LEN);
 	ix->octets = le_get(h + 136, 8);
 	ix->flags = (uint32_t)le_get(h + 144, 4);
+	ix->resume = (uint32_t)le_get(h + 148, 4);
 	for (int p = 0; p < MDINDEX_PARTS; p++)
 		memcpy(ix->sum[p], h + 152 + p * MDINDEX_SUM_LEN,
 		    MDINDEX_SUM_LEN);
@@ -505,7 +575,8 @@ take_head(const unsigned char *h, uint64_t len, struct mdindex *ix,
 	decode_fields(h, ix);
 	if (!head_ok(ix, why))
 		return -1;
-	if (le_get(h + 148, 4) != 0 || (!has_digests(ix) &&
+	if (memcmp(ix->sum[MDINDEX_RECORDS], zero, MDINDEX_SUM_LEN) != 0 ||
+	    (!has_digests(ix) &&
 	    memcmp(ix->sum[MDINDEX_DIGS], zero, MDINDEX_SUM_LEN) != 0)) {
 		*why = "not an index file";
 		return -1;
@@ -558,7 +629,8 @@ take(struct stream *sm, size_t n, mdindex_in *in, void *arg,
 /* The running checks of a message part, for what comes last. */
 struct msg_checks {
 	uint64_t prev_end, octets;
-	int bad;
+	int bad;		/* an inconsistent entry */
+	int mismatch;		/* a run's checksum */
 };
 
 static void
@@ -589,31 +661,100 @@ check_entry(const struct mdindex *ix, enum mdindex_part part, uint32_t i,
 		sink->msg(sink->arg, i, &m);
 }
 
-/* An inconsistent entry stops the handing over, but the bytes are still
-   read: a checksum mismatch, which says why better, takes precedence. */
+/* The checksum that closes a run, read past the stream's own. */
 static int
-take_msgs(const struct mdindex *ix, enum mdindex_part part,
-    const struct mdindex_sink *sink, struct stream *sm, mdindex_in *in,
-    void *arg, const char **why)
+take_run_sum(struct stream *sm, mdindex_in *in, void *arg,
+    struct msg_checks *c, const char **why)
 {
-	size_t len = part == MDINDEX_RECORDS ? MDINDEX_REC_LEN :
-	    MDINDEX_DIG_LEN;
+	unsigned char sum[MDINDEX_SUM_LEN], want[MDINDEX_SUM_LEN];
+
+	if (stream_sum(sm, sum, why) != 0 ||
+	    in(arg, sm->off, want, sizeof(want), why) != 0)
+		return -1;
+	sm->off += sizeof(want);
+	if (sum_differs(sum, want))
+		c->mismatch = 1;
+	return 0;
+}
+
+/*
+ * The entries [from, to) of a message part go to sink; the records are
+ * read a whole run at a time, those around the range checked but not
+ * handed over.  An inconsistent entry stops the handing over, but the
+ * bytes are still read: a checksum mismatch, which says why better,
+ * takes precedence.
+ */
+static int
+take_msgs(const struct mdindex *ix, enum mdindex_part part, uint32_t from,
+    uint32_t to, const struct mdindex_sink *sink, struct stream *sm,
+    mdindex_in *in, void *arg, struct msg_checks *c, const char **why)
+{
+	int recs = part == MDINDEX_RECORDS;
+	size_t len = recs ? MDINDEX_REC_LEN : MDINDEX_DIG_LEN;
 	uint32_t batch = (uint32_t)(sizeof(sm->buf) / len);
-	struct msg_checks c = { 0, 0, 0 };
+	uint32_t i = from, last = to;
 
-	for (uint32_t i = 0; i < ix->nmsg; ) {
-		uint32_t k = ix->nmsg - i < batch ? ix->nmsg - i : batch;
+	if (recs && from < to) {
+		i = from / MDINDEX_RUN_RECS * MDINDEX_RUN_RECS;
+		last = run_end(ix, to - 1);
+		sm->off = rec_off(ix, i);
+	}
+	while (i < last) {
+		uint32_t stop = recs ? run_end(ix, i) : last;
+		uint32_t k = stop - i < batch ? stop - i : batch;
 
+		if (recs && i % MDINDEX_RUN_RECS == 0 &&
+		    run_begin(sm, ix, i / MDINDEX_RUN_RECS, why) != 0)
+			return -1;
 		if (take(sm, (size_t)k * len, in, arg, why) != 0)
 			return -1;
-		for (uint32_t j = 0; j < k && !c.bad; j++)
+		for (uint32_t j = 0; j < k && !c->bad; j++)
 			check_entry(ix, part, i + j, sm->buf + (size_t)j * len,
-			    sink, &c);
+			    i + j >= from && i + j < to ? sink : NULL, c);
 		i += k;
+		if (recs && i == stop && take_run_sum(sm, in, arg, c, why) != 0)
+			return -1;
 	}
-	if (part == MDINDEX_RECORDS && c.octets != ix->octets)
-		c.bad = 1;
-	return c.bad ? 1 : 0;
+	if (recs && from == 0 && to == ix->nmsg && c->octets != ix->octets)
+		c->bad = 1;
+	return 0;
+}
+
+/* What the checks of a message part come to. */
+static int
+checks_verdict(const struct msg_checks *c, const char **why)
+{
+	if (c->mismatch) {
+		*why = "index checksum mismatch";
+		return -1;
+	}
+	if (c->bad) {
+		*why = "index has an inconsistent message entry";
+		return -1;
+	}
+	return 0;
+}
+
+int
+mdindex_decode_records(const struct mdindex *ix, uint32_t from, uint32_t to,
+    mdindex_in *in, void *in_arg, const struct mdindex_sink *sink,
+    const char **why)
+{
+	struct stream sm;
+	struct msg_checks c;
+	int r = -1;
+
+	memset(&c, 0, sizeof(c));
+	if (from > to || to > ix->nmsg) {
+		*why = "index records asked for out of range";
+		return -1;
+	}
+	if (stream_begin(&sm, part_off(ix, MDINDEX_RECORDS), why) == 0 &&
+	    take_msgs(ix, MDINDEX_RECORDS, from, to, sink, &sm, in, in_arg,
+	    &c, why) == 0)
+		r = checks_verdict(&c, why);
+	stream_end(&sm);
+	return r;
 }
 
 static int
@@ -642,29 +783,29 @@ mdindex_decode_part(const struct mdindex *ix, enum mdindex_part part,
     const char **why)
 {
 	struct stream sm;
+	struct msg_checks c;
 	unsigned char sum[MDINDEX_SUM_LEN];
-	int r = -1, bad = 0;
+	int r = -1;
 
+	if (part == MDINDEX_RECORDS)
+		return mdindex_decode_records(ix, 0, ix->nmsg, in, in_arg,
+		    sink, why);
 	if (part == MDINDEX_DIGS && !has_digests(ix)) {
 		*why = "index has no UIDL digests";
 		return -1;
 	}
+	memset(&c, 0, sizeof(c));
 	if (stream_begin(&sm, part_off(ix, part), why) != 0)
 		goto done;
 	if (part == MDINDEX_TAGS)
 		r = take_tags(ix, sink, &sm, in, in_arg, why);
-	else if ((r = take_msgs(ix, part, sink, &sm, in, in_arg, why)) > 0) {
-		bad = 1;
-		r = 0;
-	}
+	else
+		r = take_msgs(ix, part, 0, ix->nmsg, sink, &sm, in, in_arg,
+		    &c, why);
 	if (r == 0 && (r = stream_sum(&sm, sum, why)) == 0) {
-		if (sum_differs(sum, ix->sum[part])) {
-			*why = "index checksum mismatch";
-			r = -1;
-		} else if (bad) {
-			*why = "index has an inconsistent message entry";
-			r = -1;
-		}
+		if (sum_differs(sum, ix->sum[part]))
+			c.mismatch = 1;
+		r = checks_verdict(&c, why);
 	}
 done:
 	stream_end(&sm);
@@ -754,8 +895,7 @@ mdindex_msg_at(const struct mdindex *ix, uint32_t i, struct mdindex_msg *m)
 {
 	const unsigned char *d;
 
-	decode_record(ix->bytes + part_off(ix, MDINDEX_RECORDS) +
-	    (size_t)i * MDINDEX_REC_LEN, m);
+	decode_record(ix->bytes + rec_off(ix, i), m);
 	if (!has_digests(ix))
 		return;
 	d = ix->bytes + part_off(ix, MDINDEX_DIGS) + (size_t)i * MDINDEX_DIG_LEN;

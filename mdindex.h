@@ -23,7 +23,7 @@
 
 #include "params.h"
 
-#define MDINDEX_VERSION	3
+#define MDINDEX_VERSION	4
 #define MDINDEX_DIGEST_LEN 16	/* UIDL digest: SHA-256, truncated */
 #define MDINDEX_TAG_LEN	16	/* Poly1305 tag of one block */
 #define MDINDEX_KEY_LEN	32	/* Poly1305 key the tags were made with */
@@ -38,8 +38,15 @@
 #define MDINDEX_DIG_LEN	20
 #define MDINDEX_SUM_LEN	16
 #define MDINDEX_MSG_LEN	(MDINDEX_REC_LEN + MDINDEX_DIG_LEN)
+/* The records go in runs of this many, each followed by its own
+   checksum, so that a login on a grown mailbox reads and checks only
+   the runs from the resuming message on. */
+#define MDINDEX_RUN_RECS 4096u
+#define MDINDEX_RUNS(n)	(((uint64_t)(n) + MDINDEX_RUN_RECS - 1) / \
+	MDINDEX_RUN_RECS)
 #define MDINDEX_MAX_BYTES ((uint64_t)MDINDEX_HEAD_LEN + \
 	(uint64_t)MDINDEX_MSG_LEN * MAX_MSGS + \
+	(uint64_t)MDINDEX_SUM_LEN * MDINDEX_RUNS(MAX_MSGS) + \
 	(uint64_t)MDINDEX_TAG_LEN * TAG_MAX_BLOCKS)
 
 /* mdindex_msg.flags */
@@ -88,6 +95,11 @@ struct mdindex {
 	uint32_t doubt;		/* blocks [0, doubt) were carried over from an
 				   index of a smaller file, unread since */
 	uint32_t flags;		/* MDINDEX_FIRST_HIDDEN, MDINDEX_DIGESTS */
+	uint32_t resume;	/* where the scan of a grown file starts: the
+				   first message but the last whose header
+				   had a Content-Length, else the last (0
+				   without messages); checked with the
+				   records */
 	uint64_t octets;	/* the RETR sizes of the served messages:
 				   what STAT says, checked with the records */
 	unsigned char key[MDINDEX_KEY_LEN];
@@ -148,6 +160,13 @@ int mdindex_decode_head(const unsigned char *h, uint64_t len,
 int mdindex_decode_part(const struct mdindex *ix, enum mdindex_part part,
     mdindex_in *in, void *in_arg, const struct mdindex_sink *sink,
     const char **why);
+
+/* The same for the records [from, to) alone, to <= ix->nmsg: the runs
+   that hold them are read and checked, only those records handed over.
+   The checks that need every record (the STAT octets) are left out. */
+int mdindex_decode_records(const struct mdindex *ix, uint32_t from,
+    uint32_t to, mdindex_in *in, void *in_arg,
+    const struct mdindex_sink *sink, const char **why);
 
 /* The same in memory, for the unit tests and the fuzzer: encode into
    out, of mdindex_encoded_len(ix) bytes; decode len bytes (the header
@@ -239,6 +258,9 @@ enum mdindex_trust mdindex_load(int dirfd, const char *name,
     const char **why);
 int mdindex_load_part(struct mdindex_reader *r, const struct mdindex *ix,
     enum mdindex_part part, const struct mdindex_sink *sink,
+    const char **why);
+int mdindex_load_records(struct mdindex_reader *r, const struct mdindex *ix,
+    uint32_t from, uint32_t to, const struct mdindex_sink *sink,
     const char **why);
 void mdindex_reader_close(struct mdindex_reader *r);
 enum mdindex_io mdindex_store(int dirfd, const char *name,

@@ -342,24 +342,50 @@ mdindex_load(int dirfd, const char *name, const struct stat *mbox,
 	return t;
 }
 
-int
-mdindex_load_part(struct mdindex_reader *r, const struct mdindex *ix,
-    enum mdindex_part part, const struct mdindex_sink *sink,
-    const char **why)
+/* r's file before a part is read from it, and after: still the one
+   whose header was read. */
+static int
+reader_open(const struct mdindex_reader *r, const char **why)
 {
-	struct stat after;
-
 	if (r->fd < 0) {
 		*why = "cannot read the index";
 		return -1;
 	}
-	if (mdindex_decode_part(ix, part, file_in, &r->fd, sink, why) != 0)
-		return -1;
+	return 0;
+}
+
+static int
+reader_unchanged(const struct mdindex_reader *r, const char **why)
+{
+	struct stat after;
+
 	if (fstat(r->fd, &after) != 0 || !same_file(&r->st, &after)) {
 		*why = "index changed while it was read";
 		return -1;
 	}
 	return 0;
+}
+
+int
+mdindex_load_part(struct mdindex_reader *r, const struct mdindex *ix,
+    enum mdindex_part part, const struct mdindex_sink *sink,
+    const char **why)
+{
+	if (reader_open(r, why) != 0 ||
+	    mdindex_decode_part(ix, part, file_in, &r->fd, sink, why) != 0)
+		return -1;
+	return reader_unchanged(r, why);
+}
+
+int
+mdindex_load_records(struct mdindex_reader *r, const struct mdindex *ix,
+    uint32_t from, uint32_t to, const struct mdindex_sink *sink,
+    const char **why)
+{
+	if (reader_open(r, why) != 0 || mdindex_decode_records(ix, from, to,
+	    file_in, &r->fd, sink, why) != 0)
+		return -1;
+	return reader_unchanged(r, why);
 }
 
 struct store {

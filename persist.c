@@ -110,32 +110,113 @@ adopt_head(struct maildrop *md)
 	ix->live_octets = dix->octets;
 }
 
-/* The records and the tags, checked against the header, or -1. */
+/* Room for the records of the index and the messages after them; the
+   pages of records not read yet are not touched. */
 static int
-adopt_entries(struct maildrop *md, const char **why)
+records_alloc(struct maildrop *md, const char **why)
 {
-	struct md_persist *px = &md->px;
 	struct md_index *ix = &md->ix;
-	struct mdindex_sink sink = { adopt_msg, NULL, adopt_tag, md };
 
-	/* every field is written by adopt_msg, so no zero fill */
-	if ((ix->msg = malloc(((size_t)px->head.nmsg + 1) *
+	if ((ix->msg = malloc(((size_t)md->px.head.nmsg + 1) *
 	    sizeof(*ix->msg))) == NULL) {
 		*why = "out of memory for the index";
 		return -1;
 	}
-	ix->cap = px->head.nmsg + 1;
-	if (mdindex_load_part(&px->rd, &px->head, MDINDEX_RECORDS, &sink,
-	    why) != 0 ||
-	    mdindex_load_part(&px->rd, &px->head, MDINDEX_TAGS, &sink,
-	    why) != 0) {
-		free(ix->msg);
-		ix->msg = NULL;
-		ix->cap = 0;
+	ix->cap = md->px.head.nmsg + 1;
+	return 0;
+}
+
+static void
+records_free(struct md_index *ix)
+{
+	free(ix->msg);
+	ix->msg = NULL;
+	ix->cap = 0;
+}
+
+/* The records [from, to) into ix->msg, and with tags set the block
+   tags too, checked against the header, or -1. */
+static int
+adopt_records(struct maildrop *md, uint32_t from, uint32_t to, int tags,
+    const char **why)
+{
+	struct md_persist *px = &md->px;
+	struct mdindex_sink sink = { adopt_msg, NULL, adopt_tag, md };
+
+	if (mdindex_load_records(&px->rd, &px->head, from, to, &sink,
+	    why) != 0 || (tags && mdindex_load_part(&px->rd, &px->head,
+	    MDINDEX_TAGS, &sink, why) != 0))
+		return -1;
+	if (tags) {
+		memcpy(md->pf.key, px->head.key, sizeof(md->pf.key));
+		md->pf.nblk = px->head.nblk;
+	}
+	return 0;
+}
+
+/* Every record and the tags, or -1. */
+static int
+adopt_entries(struct maildrop *md, const char **why)
+{
+	/* every field is written by adopt_msg, so no zero fill */
+	if (records_alloc(md, why) != 0)
+		return -1;
+	if (adopt_records(md, 0, md->px.head.nmsg, 1, why) != 0) {
+		records_free(&md->ix);
 		return -1;
 	}
-	memcpy(md->pf.key, px->head.key, sizeof(md->pf.key));
-	md->pf.nblk = px->head.nblk;
+	return 0;
+}
+
+/*
+ * A grown mailbox: the tags, and the records from the resuming message
+ * on, where the scan of the new mail starts; those before it are read
+ * when a command first needs them (adopt_unread).  Until then STAT
+ * counts them from the header: all are served (the hidden one can only
+ * be message 0, before any resuming message), none is deleted.
+ */
+static int
+adopt_tail(struct maildrop *md, uint32_t k, const char **why)
+{
+	struct md_persist *px = &md->px;
+	uint64_t tail = 0;
+
+	if (records_alloc(md, why) != 0)
+		return -1;
+	if (adopt_records(md, k, px->head.nmsg, 1, why) != 0) {
+		records_free(&md->ix);
+		return -1;
+	}
+	for (uint32_t i = k; i < px->head.nmsg; i++)
+		tail += md->ix.msg[i].size;
+	if (tail > px->head.octets) {
+		records_free(&md->ix);
+		*why = "index has an inconsistent message entry";
+		return -1;
+	}
+	px->unread = k;
+	px->unread_octets = px->head.octets - tail;
+	return 0;
+}
+
+/* The records a grown login left unread, checked against what STAT
+   said of them and against the first one it read. */
+static int
+adopt_unread(struct maildrop *md, const char **why)
+{
+	struct md_index *ix = &md->ix;
+	uint32_t k = md->px.unread;
+	uint64_t octets = 0;
+
+	if (adopt_records(md, 0, k, 0, why) != 0)
+		return -1;
+	for (uint32_t i = ix->first; i < k; i++)
+		octets += ix->msg[i].size;
+	if (octets != md->px.unread_octets ||
+	    ix->msg[k - 1].end > ix->msg[k].off) {
+		*why = "index has an inconsistent message entry";
+		return -1;
+	}
 	return 0;
 }
 
@@ -146,6 +227,8 @@ forget_file(struct maildrop *md)
 	mdindex_reader_close(&md->px.rd);
 	mdindex_free(&md->px.head);
 	md->px.lazy = md->px.lazy_digs = 0;
+	md->px.unread = 0;
+	md->px.unread_octets = 0;
 }
 
 static void
@@ -169,50 +252,38 @@ untrusted(struct maildrop *md, const char *why)
 }
 
 /*
- * The first message a scan of a grown file must start from to find what
- * a scan of the whole file would: the last one (its end and size depend
- * on what follows it), or an earlier one whose Content-Length was
- * weighed (mbox.c trusts it only where it lands on a separator or on the
- * end of the file, which the new bytes may change).  0: from the start.
- */
-static unsigned
-resume_at(const struct md_index *ix)
-{
-	for (unsigned i = 0; i + 1 < ix->nmsg; i++)
-		if (ix->msg[i].flags & F_CLEN)
-			return i;
-	return ix->nmsg > 0 ? ix->nmsg - 1 : 0;
-}
-
-/*
- * The mailbox grew since the index was written.  The entries before the
- * resuming message are kept as the index has them; the blocks from the
- * separator before it to the old end must hold the bytes they were
- * tagged over (else the index's end is not where it was, and the whole
- * file is scanned).  What lies before those blocks is not read now, so
- * its blocks stay doubtful: proven before any of their bytes is sent,
- * digested or cut, even while the file stays as it is (proof.c).
+ * The mailbox grew since the index was written.  The scan starts at the
+ * index's resuming message: the last one (its end and size depend on
+ * what follows it), or an earlier one whose Content-Length was weighed
+ * (mbox.c trusts it only where it lands on a separator or on the end of
+ * the file, which the new bytes may change); 0 means from the start.
+ * The entries before it are kept as the index has them, read when first
+ * needed; the blocks from the separator before it to the old end must
+ * hold the bytes they were tagged over (else the index's end is not
+ * where it was, and the whole file is scanned).  What lies before those
+ * blocks is not read now, so its blocks stay doubtful: proven before any
+ * of their bytes is sent, digested or cut, even while the file stays as
+ * it is (proof.c).
  */
 static enum md_load
 grown(struct maildrop *md, uint64_t *from)
 {
 	struct md_index *ix = &md->ix;
-	unsigned k;
+	uint32_t k = md->px.head.resume;
 	size_t first;
 	const char *why = NULL;
 
 	adopt_head(md);
-	if (adopt_entries(md, &why) != 0) {
-		adopt_drop(md);
-		untrusted(md, why);
-		return MD_LOAD_SCAN;
-	}
-	forget_file(md);
-	if ((k = resume_at(ix)) == 0) {
+	if (k == 0) {
 		md->px.verdict = "exists; the mailbox grew since and must be "
 		    "scanned from its first message";
 		adopt_drop(md);
 		md_proof_restart(md);
+		return MD_LOAD_SCAN;
+	}
+	if (adopt_tail(md, k, &why) != 0) {
+		adopt_drop(md);
+		untrusted(md, why);
 		return MD_LOAD_SCAN;
 	}
 	if (md_proof_resume(md, ix->msg[k].off, ix->size, &first) != 0) {
@@ -226,6 +297,7 @@ grown(struct maildrop *md, uint64_t *from)
 	ix->nmsg = k;
 	ix->size = *from;
 	md->px.doubt = first;
+	md->px.lazy = 1;
 	md->px.verdict = "is used: the mailbox grew since, so a login reads "
 	    "only the new mail";
 	return MD_LOAD_GREW;
@@ -294,7 +366,14 @@ md_persist_entries(struct maildrop *md, const char **why)
 	}
 	if (!px->lazy)
 		return MD_OK;
-	if (adopt_entries(md, &reason) == 0) {
+	if (px->unread > 0) {
+		/* grown: the tags and the doubt were taken at login */
+		if (adopt_unread(md, &reason) == 0) {
+			forget_file(md);
+			return MD_OK;
+		}
+		records_free(&md->ix);
+	} else if (adopt_entries(md, &reason) == 0) {
 		px->lazy = 0;
 		md_proof_doubt(md, px->head.doubt);
 		return MD_OK;
@@ -339,7 +418,16 @@ md_persist_digests(struct maildrop *md)
 int
 md_persist_doubtful(const struct maildrop *md)
 {
-	return md->px.lazy && md->px.head.doubt > 0;
+	return md->px.lazy && md->px.unread == 0 && md->px.head.doubt > 0;
+}
+
+/* The leading records of a grown mailbox not read yet (0: none), all
+   served and none deleted, and their octets. */
+unsigned
+md_persist_unread(const struct maildrop *md, uint64_t *octets)
+{
+	*octets = md->px.unread_octets;
+	return md->px.unread;
 }
 
 /* After the scan of a grown file and md_proof_end. */
@@ -392,6 +480,16 @@ source_tag(void *arg, uint32_t b)
 	return md_proof_tag(arg, b);
 }
 
+/* Where the scan of this mailbox grown must start (struct mdindex). */
+static uint32_t
+resume_at(const struct md_index *ix)
+{
+	for (unsigned i = 0; i + 1 < ix->nmsg; i++)
+		if (ix->msg[i].flags & F_CLEN)
+			return i;
+	return ix->nmsg > 0 ? ix->nmsg - 1 : 0;
+}
+
 /* The header: the snapshot at login, the tick after it, the blocks. */
 static void
 fill_head(struct maildrop *md, struct mdindex *dix)
@@ -412,6 +510,7 @@ fill_head(struct maildrop *md, struct mdindex *dix)
 	dix->nblk = (uint32_t)md->pf.nblk;
 	dix->doubt = (uint32_t)md_proof_doubted(md);
 	memcpy(dix->key, md->pf.key, sizeof(dix->key));
+	dix->resume = resume_at(&md->ix);
 	dix->flags = (md->ix.first ? MDINDEX_FIRST_HIDDEN : 0) |
 	    (md->dig != NULL && md->ix.nmsg > 0 ? MDINDEX_DIGESTS : 0);
 	for (unsigned i = md->ix.first; i < md->ix.nmsg; i++)
@@ -459,6 +558,16 @@ md_persist_store(struct maildrop *md)
 	if (md->px.stale && !md->cfg.inspect) {
 		drop_stale(md);
 		return;
+	}
+	/* what a grown login left unread is read now, if the new mail is
+	   worth writing (md_persist_tick) */
+	if (md->px.ready && md->px.dirty && md->px.unread > 0) {
+		if (adopt_unread(md, &why) != 0) {
+			syslog(LOG_INFO, "%s: index not written: %s",
+			    md->px.path, why);
+			return;
+		}
+		forget_file(md);
 	}
 	/* a session that never read the records learnt nothing new; an
 	   empty mailbox costs a login nothing to read */

@@ -210,6 +210,44 @@ reads_from() {
 	[[ "$output" == *"+OK 5 "* ]]	# the last STAT: 6, less the DELE
 }
 
+# A mailbox of $1 messages like mbox_make's, written in one go.
+mbox_make_many() {
+	python3 - "$MBOX" "$1" <<-'EOF'
+	import sys
+	with open(sys.argv[1], "a") as f:
+	    for i in range(1, int(sys.argv[2]) + 1):
+	        f.write("From sender@example.org Mon Jan  1 00:00:00 2024\n"
+	                "From: sender@example.org\nSubject: msg %d\n\n"
+	                "body %d\n\n" % (i, i))
+	EOF
+	chown "$TEST_UID:$TEST_GID" "$MBOX"
+	chmod 600 "$MBOX"
+}
+
+@test "mail appended to a mailbox of several runs of index records: a login reads the last run, the runs before it when LIST needs them" {
+	# the index's records go in runs of 4096, each with its checksum
+	mbox_make_many 4100
+	warm
+	mbox_add "msg 4101" "body 4101"
+	# the first run damaged: a byte of message 6's record
+	printf '\125' | dd of="$IDX" bs=1 seek=$((216 + 5 * 36 + 9)) \
+	    conv=notrunc status=none
+	cp -p "$IDX" "$BATS_TEST_TMPDIR/idx"
+	pop3 <<-EOF
+	$LOGIN
+	STAT
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"+OK 4101 "* ]]
+	# not read, so not found damaged (that would have meant a scan and
+	# a new index)
+	cmp "$IDX" "$BATS_TEST_TMPDIR/idx"
+	# LIST reads it: the mailbox is scanned, every answer is the scan's
+	compare
+	syslog_wait "index not used: index checksum mismatch; scanning"
+}
+
 @test "mail appended to a mailbox of several blocks: only the new bytes are read, every answer is the scan's" {
 	big_mbox
 	warm
@@ -367,7 +405,9 @@ QUIT"
 @test "a damaged part read after login: the session scans, answers as at login" {
 	# the header answers STAT; the records, digests and tags are read
 	# when LIST, UIDL and RETR first need them, and checked then
-	local recs=216 digs=$((216 + 6 * 36)) tags=$((216 + 6 * 56)) off
+	# six records make one run, closed by its 16-byte checksum
+	local recs=216 digs=$((216 + 6 * 36 + 16)) tags=$((216 + 6 * 56 + 16))
+	local off
 	for off in $((recs + 9)) $((tags + 3)) $((digs + 5)); do
 		: > "$MBOX"
 		mbox_make 6

@@ -55,6 +55,7 @@ fixture(struct mdindex *ix)
 	ix->doubt = 1;
 	ix->flags = MDINDEX_FIRST_HIDDEN | MDINDEX_DIGESTS;
 	ix->octets = FIX_OCTETS;
+	ix->resume = 1;		/* message 1 had a Content-Length */
 	for (int i = 0; i < MDINDEX_KEY_LEN; i++)
 		ix->key[i] = (unsigned char)(0x55 ^ i);
 }
@@ -140,30 +141,69 @@ sum_is(const unsigned char *p, size_t n, const unsigned char *want)
 	return memcmp(sum, want, MDINDEX_SUM_LEN) == 0;
 }
 
+/* A run's checksum: SHA-256 of the key, the run's number (4 bytes,
+   little-endian) and its n record bytes, truncated. */
+void
+run_sum(const unsigned char *key, uint32_t r, const unsigned char *p,
+    size_t n, unsigned char sum[MDINDEX_SUM_LEN])
+{
+	unsigned char *b, num[4];
+
+	if ((b = malloc(MDINDEX_KEY_LEN + sizeof(num) + n)) == NULL)
+		abort();
+	le_put(num, r, 4);
+	memcpy(b, key, MDINDEX_KEY_LEN);
+	memcpy(b + MDINDEX_KEY_LEN, num, sizeof(num));
+	memcpy(b + MDINDEX_KEY_LEN + sizeof(num), p, n);
+	sum16(b, MDINDEX_KEY_LEN + sizeof(num) + n, sum);
+	free(b);
+}
+
+/* Each run's checksum after the run, under the header's key. */
+static void
+reseal_runs(unsigned char *buf, uint64_t nmsg)
+{
+	unsigned char *p = buf + MDINDEX_HEAD_LEN;
+
+	for (uint64_t i = 0, r = 0; i < nmsg; r++) {
+		uint64_t k = nmsg - i < MDINDEX_RUN_RECS ? nmsg - i :
+		    MDINDEX_RUN_RECS;
+		size_t n = (size_t)k * MDINDEX_REC_LEN;
+
+		run_sum(buf + 104, (uint32_t)r, p, n, p + n);
+		p += n + MDINDEX_SUM_LEN;
+		i += k;
+	}
+}
+
 /*
  * After an edit, make the checksums right again, so that only the
- * validation after them can reject the bytes: the parts' sums, if the
- * header's counts still fit the length (the digests' sum only when the
- * header's flags say they are there), then the header's own.
+ * validation after them can reject the bytes: the runs' and the parts'
+ * sums, if the header's counts still fit the length (the digests' sum
+ * only when the header's flags say they are there), then the header's
+ * own.
  */
 void
 reseal(unsigned char *buf, size_t len)
 {
 	uint64_t nmsg = le_get(buf + 76, 4), nblk = le_get(buf + 96, 4);
 	int digs = (le_get(buf + H_FLAGS, 4) & MDINDEX_DIGESTS) != 0;
-	uint64_t plen[MDINDEX_PARTS] = { MDINDEX_REC_LEN * nmsg,
+	uint64_t plen[MDINDEX_PARTS] = { MDINDEX_REC_LEN * nmsg +
+	    MDINDEX_SUM_LEN * MDINDEX_RUNS(nmsg),
 	    digs ? MDINDEX_DIG_LEN * nmsg : 0, MDINDEX_TAG_LEN * nblk };
-	uint64_t off = MDINDEX_HEAD_LEN;
+	uint64_t off = MDINDEX_HEAD_LEN + plen[0];
 
 	if (len < MDINDEX_HEAD_LEN)
 		abort();
-	if (off + plen[0] + plen[1] + plen[2] == len)
-		for (int p = 0; p < MDINDEX_PARTS; p++) {
+	if (off + plen[1] + plen[2] == len) {
+		reseal_runs(buf, nmsg);
+		for (int p = MDINDEX_DIGS; p < MDINDEX_PARTS; p++) {
 			if (p != MDINDEX_DIGS || digs)
 				sum16(buf + off, (size_t)plen[p],
 				    buf + H_SUM(p));
 			off += plen[p];
 		}
+	}
 	sum16(buf, H_SUM_HEAD, buf + H_SUM_HEAD);
 }
 

@@ -47,8 +47,10 @@ test_round_trip(void)
 	memset(ix.sum, 0xee, sizeof(ix.sum));
 	buf = encode(&ix, &len);
 	CHECK(buf != NULL && len == MDINDEX_HEAD_LEN + FIX_MSGS *
-	    (MDINDEX_REC_LEN + MDINDEX_DIG_LEN) + FIX_BLKS * MDINDEX_TAG_LEN,
-	    "encodes to header + 36 bytes a record + 20 a digest + 16 a block");
+	    (MDINDEX_REC_LEN + MDINDEX_DIG_LEN) + MDINDEX_SUM_LEN +
+	    FIX_BLKS * MDINDEX_TAG_LEN,
+	    "encodes to header + 36 bytes a record + 16 a run of them + 20 a "
+	    "digest + 16 a block");
 	if (buf == NULL)
 		return;
 	CHECK(memcmp(ix.sum, buf + H_SUM(0), sizeof(ix.sum)) == 0,
@@ -91,7 +93,7 @@ test_plain(void)
 	fixture_plain(&ix);
 	buf = encode(&ix, &len);
 	CHECK(buf != NULL && len == MDINDEX_HEAD_LEN + FIX_MSGS *
-	    MDINDEX_REC_LEN + FIX_BLKS * MDINDEX_TAG_LEN &&
+	    MDINDEX_REC_LEN + MDINDEX_SUM_LEN + FIX_BLKS * MDINDEX_TAG_LEN &&
 	    memcmp(buf + H_SUM(MDINDEX_DIGS), zero, MDINDEX_SUM_LEN) == 0 &&
 	    memcmp(ix.sum[MDINDEX_DIGS], zero, MDINDEX_SUM_LEN) == 0,
 	    "without digests: no digests part, its checksum all zero");
@@ -104,11 +106,9 @@ test_plain(void)
 	if (why == NULL)
 		mdindex_free(&back);
 	CHECK(memcmp(buf + TAG_PLAIN(0), fix_tag, sizeof(fix_tag)) == 0 &&
-	    sum_is(buf + REC(0, 0), FIX_MSGS * MDINDEX_REC_LEN,
-	    buf + H_SUM(MDINDEX_RECORDS)) &&
 	    sum_is(buf + TAG_PLAIN(0), sizeof(fix_tag),
 	    buf + H_SUM(MDINDEX_TAGS)),
-	    "the tags follow the records, each part with its checksum");
+	    "the tags follow the records' run, with their checksum");
 	CHECK(LLVMFuzzerTestOneInput(buf, len) == 0,
 	    "re-encoding it gives the same bytes");
 	free(buf);
@@ -121,7 +121,8 @@ test_layout(void)
 	struct mdindex ix;
 	unsigned char *buf;
 	size_t len;
-	static const unsigned char zero[4];
+	static const unsigned char zero[MDINDEX_SUM_LEN];
+	unsigned char want[MDINDEX_SUM_LEN];
 
 	fixture(&ix);
 	ix.mtime.tv_sec = -2;	/* before 1970: two's complement */
@@ -142,9 +143,11 @@ test_layout(void)
 	    "little-endian fields at the offsets of the layout table");
 	CHECK(le_get(buf + H_OCTETS, 8) == FIX_OCTETS &&
 	    le_get(buf + H_FLAGS, 4) == (MDINDEX_FIRST_HIDDEN |
-	    MDINDEX_DIGESTS) && memcmp(buf + H_ZERO, zero, 4) == 0,
+	    MDINDEX_DIGESTS) && le_get(buf + H_RESUME, 4) == 1 &&
+	    memcmp(buf + H_ZERO, zero, sizeof(zero)) == 0,
 	    "octets at 136 (the hidden message not counted), flags at 144, "
-	    "zero at 148");
+	    "the resuming message at 148 (the first with a Content-Length), "
+	    "zero at 152");
 	/* message 2's From_ line length is over 4 GiB: 5 bytes used */
 	CHECK(buf[REC(2, 24) + 4] == 1 && le_get(buf + REC(2, 32), 4) == 0 &&
 	    le_get(buf + REC(1, 32), 4) == MDINDEX_CLEN &&
@@ -158,12 +161,14 @@ test_layout(void)
 	    TAG(FIX_BLKS) == len,
 	    "then the digests part (digest 16, dup 4), then the tags, and "
 	    "nothing after them");
-	CHECK(sum_is(buf + REC(0, 0), FIX_MSGS * MDINDEX_REC_LEN,
-	    buf + H_SUM(MDINDEX_RECORDS)) &&
+	run_sum(buf + 104, 0, buf + REC(0, 0), FIX_MSGS * MDINDEX_REC_LEN,
+	    want);
+	CHECK(memcmp(buf + RUN_SUM, want, sizeof(want)) == 0 &&
 	    sum_is(buf + DIG(0, 0), FIX_MSGS * MDINDEX_DIG_LEN,
 	    buf + H_SUM(MDINDEX_DIGS)) &&
 	    sum_is(buf + TAG(0), sizeof(fix_tag), buf + H_SUM(MDINDEX_TAGS)),
-	    "each part's SHA-256, truncated, at 152, 168 and 184");
+	    "the records' run closed by its SHA-256 over the key, the run's "
+	    "number and its records; the other parts' at 168 and 184");
 	CHECK(sum_is(buf, H_SUM_HEAD, buf + H_SUM_HEAD),
 	    "the header's SHA-256 of bytes 0..199, truncated, at 200");
 	{
@@ -312,8 +317,9 @@ test_part_sums(void)
 	    "checksum mismatch");
 	expect_sum_mismatch(0, TAG_PLAIN(0) + 9, "a flipped byte in the tags "
 	    "after the records is a checksum mismatch");
-	expect_sum_mismatch(1, H_SUM(MDINDEX_RECORDS), "a flipped byte in "
-	    "the records' checksum is a checksum mismatch");
+	expect_sum_mismatch(1, RUN_SUM + 3, "a flipped byte in the records' "
+	    "run checksum is a checksum mismatch");
+	expect_sum_mismatch(0, RUN_SUM + 15, "and without digests");
 	expect_sum_mismatch(1, H_SUM_HEAD + 15, "a flipped byte in the "
 	    "header's checksum is a checksum mismatch");
 	expect_sum_mismatch(1, 80, "a flipped byte in the indexed end is a "
@@ -410,7 +416,19 @@ test_semantics(void)
 	    "octets more than the indexed bytes can send");
 	expect_rejected(H_FLAGS, MDINDEX_FIRST_HIDDEN | MDINDEX_DIGESTS | 4,
 	    4, "an unknown header flag");
-	expect_rejected(H_ZERO, 1, 4, "a non-zero field at 148");
+	expect_rejected(H_ZERO, 1, 4, "a non-zero field at 152");
+	expect_rejected(H_ZERO + 15, 1, 1, "a non-zero last byte at 152");
+	expect_rejected(H_RESUME, FIX_MSGS, 4, "a resuming message past the "
+	    "last");
+	{
+		struct edit e = { H_RESUME, 0, 4 };
+
+		expect_edits(1, &e, 1, INCONSISTENT, "a resuming message "
+		    "before the first with a Content-Length, without one");
+		e.v = 2;
+		expect_edits(1, &e, 1, INCONSISTENT, "a resuming message "
+		    "after one with a Content-Length");
+	}
 	expect_rejected(REC(1, 0), 499, 8, "a message starting inside the "
 	    "one before");
 	expect_rejected(REC(0, 8), 502, 8, "a message ending after the next "
@@ -521,6 +539,10 @@ test_encode_rules(void)
 	fixture(&ix);
 	fix_msg[2].dup = 0;
 	expect_unencodable(&ix, "a digest with dup 0");
+	fixture(&ix);
+	ix.resume = 2;
+	expect_unencodable(&ix, "a resuming message after the first with a "
+	    "Content-Length");
 	fixture_plain(&ix);
 	fix_msg[1].flags &= ~MDINDEX_DIGEST;
 	fix_msg[2].dup = 0;
@@ -534,6 +556,152 @@ test_encode_rules(void)
 		    "digests are not looked at");
 		free(buf);
 	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Runs of records                                                   */
+
+/* A mailbox of RUNS_MSGS messages of 100 bytes in one block: three runs
+   of records, the last one short. */
+#define RUNS_MSGS	(2 * MDINDEX_RUN_RECS + 5)
+
+static void
+runs_msg(void *arg, uint32_t i, struct mdindex_msg *m)
+{
+	(void)arg;
+	memset(m, 0, sizeof(*m));
+	m->off = (uint64_t)i * 100;
+	m->end = m->off + 90;
+	m->size = 50;
+	m->sep_len = 40;
+}
+
+static const unsigned char *
+runs_tag(void *arg, uint32_t b)
+{
+	static const unsigned char tag[MDINDEX_TAG_LEN] = { 7 };
+
+	(void)arg;
+	(void)b;
+	return tag;
+}
+
+static void
+runs_index(struct mdindex *ix)
+{
+	fixture(ix);
+	ix->size = ix->end = (uint64_t)RUNS_MSGS * 100;
+	ix->nmsg = RUNS_MSGS;
+	ix->blk_size = TAG_BLOCK;
+	ix->nblk = 1;
+	ix->doubt = 0;
+	ix->flags = 0;
+	ix->octets = (uint64_t)RUNS_MSGS * 50;
+	ix->resume = RUNS_MSGS - 1;
+}
+
+struct mem {
+	const unsigned char *p;
+	size_t len;
+};
+
+static int
+mem_read(void *arg, uint64_t off, unsigned char *p, size_t n,
+    const char **why)
+{
+	const struct mem *m = arg;
+
+	if (off > m->len || n > m->len - off) {
+		*why = "index truncated or of the wrong length";
+		return -1;
+	}
+	memcpy(p, m->p + off, n);
+	return 0;
+}
+
+/* What a records decode handed over: how many, the first, in order. */
+struct got {
+	uint32_t n, first, next;
+	int bad;
+};
+
+static void
+got_msg(void *arg, uint32_t i, const struct mdindex_msg *m)
+{
+	struct got *g = arg;
+
+	if (g->n++ == 0)
+		g->first = g->next = i;
+	if (i != g->next++ || m->off != (uint64_t)i * 100 || m->size != 50)
+		g->bad = 1;
+}
+
+static int
+records(const struct mdindex *ix, const unsigned char *buf, size_t len,
+    uint32_t from, uint32_t to, struct got *g, const char **why)
+{
+	struct mem m = { buf, len };
+	struct mdindex_sink sink = { got_msg, NULL, NULL, g };
+
+	memset(g, 0, sizeof(*g));
+	*why = NULL;
+	return mdindex_decode_records(ix, from, to, mem_read, &m, &sink, why);
+}
+
+static void
+test_runs(void)
+{
+	struct mdindex_source src = { runs_msg, runs_tag, NULL };
+	struct mdindex ix, back;
+	struct got g;
+	unsigned char *buf, *run0;
+	const char *why = NULL;
+	size_t len, rlen = (size_t)MDINDEX_RUN_RECS * MDINDEX_REC_LEN +
+	    MDINDEX_SUM_LEN;
+	int decoded;
+
+	runs_index(&ix);
+	len = (size_t)mdindex_encoded_len(&ix);
+	CHECK(len == MDINDEX_HEAD_LEN + (size_t)RUNS_MSGS * MDINDEX_REC_LEN +
+	    3 * MDINDEX_SUM_LEN + MDINDEX_TAG_LEN,
+	    "three runs of records, each with its checksum");
+	if ((buf = malloc(len)) == NULL || (run0 = malloc(rlen)) == NULL)
+		abort();
+	decoded = mdindex_encode(&ix, &src, buf, len, &why) == 0 &&
+	    mdindex_decode(buf, len, &back, &why) == 0;
+	CHECK_WHY(decoded, why, "they encode and decode");
+	CHECK_WHY(records(&ix, buf, len, MDINDEX_RUN_RECS + 3, RUNS_MSGS, &g,
+	    &why) == 0 && !g.bad && g.first == MDINDEX_RUN_RECS + 3 &&
+	    g.n == RUNS_MSGS - MDINDEX_RUN_RECS - 3, why,
+	    "records from inside the second run to the end: exactly those");
+	CHECK_WHY(records(&ix, buf, len, 1, 2, &g, &why) == 0 && !g.bad &&
+	    g.first == 1 && g.n == 1, why, "one record of the first run");
+	CHECK_WHY(records(&ix, buf, len, 5, 5, &g, &why) == 0 && g.n == 0, why,
+	    "none");
+	CHECK(records(&ix, buf, len, 6, 5, &g, &why) != 0 &&
+	    records(&ix, buf, len, 0, RUNS_MSGS + 1, &g, &why) != 0,
+	    "a range backwards or past the last record is refused");
+	/* the first run damaged: what does not read it does not see it */
+	buf[MDINDEX_HEAD_LEN + 100] ^= 1;
+	CHECK_WHY(records(&ix, buf, len, MDINDEX_RUN_RECS, RUNS_MSGS, &g,
+	    &why) == 0 && g.n == RUNS_MSGS - MDINDEX_RUN_RECS, why,
+	    "a damaged first run does not stop the runs after it");
+	CHECK(records(&ix, buf, len, 0, 1, &g, &why) != 0 && why != NULL &&
+	    strcmp(why, "index checksum mismatch") == 0,
+	    "but is a checksum mismatch for its own records");
+	buf[MDINDEX_HEAD_LEN + 100] ^= 1;
+	/* two whole runs, sums and all, swapped */
+	memcpy(run0, buf + MDINDEX_HEAD_LEN, rlen);
+	memmove(buf + MDINDEX_HEAD_LEN, buf + MDINDEX_HEAD_LEN + rlen, rlen);
+	memcpy(buf + MDINDEX_HEAD_LEN + rlen, run0, rlen);
+	CHECK(records(&ix, buf, len, 0, 1, &g, &why) != 0 && why != NULL &&
+	    strcmp(why, "index checksum mismatch") == 0,
+	    "a run moved to another place is a checksum mismatch: its number "
+	    "is in its checksum");
+	if (decoded)
+		mdindex_free(&back);
+	free(run0);
+	free(buf);
 }
 
 /* An empty mailbox: no message, no block. */
@@ -551,6 +719,7 @@ test_empty(void)
 	ix.blk_size = 0;
 	ix.flags = 0;
 	ix.octets = 0;
+	ix.resume = 0;
 	buf = encode(&ix, &len);
 	CHECK_WHY(buf != NULL && len == MDINDEX_HEAD_LEN &&
 	    mdindex_decode(buf, len, &back, &why) == 0 && back.nmsg == 0, why,
@@ -781,6 +950,7 @@ main(int argc, char **argv)
 	test_semantics();
 	test_head_rules();
 	test_encode_rules();
+	test_runs();
 	test_empty();
 	test_trust();
 	test_path();
