@@ -224,6 +224,20 @@ mbox_make_many() {
 	chmod 600 "$MBOX"
 }
 
+@test "a large append seen by a STAT-only session: the index is rewritten from the records it had and the scan, the next login reads no mailbox byte" {
+	mbox_make 6
+	warm
+	# a tail many times the index's size is worth writing for
+	mbox_add "msg 7" "$(head -c 30000 /dev/zero | tr '\0' x)"
+	cp -p "$IDX" "$BATS_TEST_TMPDIR/idx"
+	traced_stat 7
+	! cmp -s "$IDX" "$BATS_TEST_TMPDIR/idx"
+	traced_stat 7
+	[ -z "$READS" ]
+	compare
+	! grep -q "index not used" "$SYSLOG_FILE"
+}
+
 @test "mail appended to a mailbox of several runs of index records: a login reads the last run, the runs before it when LIST needs them" {
 	# the index's records go in runs of 4096, each with its checksum
 	mbox_make_many 4100
