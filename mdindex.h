@@ -29,10 +29,11 @@
 #define MDINDEX_KEY_LEN	32	/* Poly1305 key the tags were made with */
 
 /* Bytes on disk: a fixed header, then three parts, each with its own
-   checksum in the header, so that a login reads the header alone and
-   each part is read when first needed: the message records, the UIDL
-   digests (all or none), the block tags.  The largest file is what
-   MAX_MSGS and TAG_MAX_BLOCKS allow; nothing larger is ever read. */
+   checksum, so that a login reads the header alone and each part is
+   read when first needed: the message records (a checksum a run of
+   them), the UIDL digests (all or none), the block tags (theirs in the
+   header).  The largest file is what MAX_MSGS and TAG_MAX_BLOCKS allow;
+   nothing larger is ever read. */
 #define MDINDEX_HEAD_LEN 216
 #define MDINDEX_REC_LEN	36
 #define MDINDEX_DIG_LEN	20
@@ -241,11 +242,11 @@ enum mdindex_io mdindex_write(int dirfd, const char *name,
  * The calls a maildrop makes.  mdindex_load reads the header of
  * dirfd/name and judges it against mbox (fstat of the open mailbox): on
  * UNCHANGED and GREW *ix is the header and *r holds the file open, for
- * mdindex_load_part to read its parts from when they are needed (the
- * file a later writer renames into place is another one); on UNTRUSTED
- * *why says why, or is NULL when there is no index file at all (nothing
- * to log).  mdindex_load_part fails, too, if the file was changed in
- * place since the header was read.  mdindex_store encodes ix and src
+ * mdindex_load_part to read its parts from when they are needed, and
+ * mdindex_load_records some of its records (the file a later writer
+ * renames into place is another one); on UNTRUSTED *why says why, or is
+ * NULL when there is no index file at all (nothing to log).  Both fail,
+ * too, if the file was changed in place since the header was read.  mdindex_store encodes ix and src
  * straight into the file; MDINDEX_IO_BUSY means another writer is at
  * it, which is not an error.
  */
