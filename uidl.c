@@ -190,11 +190,14 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 	   needed for that); an index whose blocks are doubtful also needs
 	   its records to prove them */
 	if (md->dig == NULL && md_persist_digests(md) != 0 &&
-	    ((st = md_persist_entries(md, why)) != MD_OK ||
-	    (st = compute_digests(md, why)) != MD_OK))
+	    (st = md_persist_entries(md, why)) != MD_OK)
 		return st;
 	if (md_persist_doubtful(md) &&
 	    (st = md_persist_entries(md, why)) != MD_OK)
+		return st;
+	/* none in the index, or records that failed their checksum: the
+	   scan that replaced them dropped the index's digests too */
+	if (md->dig == NULL && (st = compute_digests(md, why)) != MD_OK)
 		return st;
 	/* digests of bytes taken over unread from an index: proven first */
 	if (md->pf.ndoubt > 0 && !md_prove(md, 0, md->ix.size)) {

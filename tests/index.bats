@@ -475,6 +475,35 @@ QUIT"
 	[[ "${lines[3]}" == "+OK 7 "* ]]
 }
 
+@test "UIDL first, on an index with digests and doubtful blocks whose records fail their checksum: the digests come from the scan" {
+	mbox_make 6
+	warm
+	# block 0 said to be in doubt (the header resealed), and a byte of
+	# the records damaged: UIDL needs the records to prove the block
+	python3 - "$IDX" <<-'EOF'
+	import hashlib, sys
+	p = sys.argv[1]
+	b = bytearray(open(p, "rb").read())
+	b[100:104] = (1).to_bytes(4, "little")
+	b[200:216] = hashlib.sha256(bytes(b[:200])).digest()[:16]
+	b[216 + 9] ^= 0x55
+	with open(p, "r+b") as f:
+	    f.write(bytes(b))
+	EOF
+	cp -p "$MBOX" "$SPOOL2/alice"
+	pop3 -- -m "$SPOOL2/%u" --no-index <<< "$LOGIN
+UIDL
+QUIT"
+	local want=$output
+	pop3 <<< "$LOGIN
+UIDL
+QUIT"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$want" ]
+	[[ "$output" == *"+OK unique-id listing follows"* ]]
+	syslog_wait "index not used: index checksum mismatch; scanning"
+}
+
 @test "another mailbox's index: not trusted" {
 	mbox_make 6
 	cp -p "$MBOX" "$SPOOL/other"
