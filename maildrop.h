@@ -29,6 +29,9 @@ enum md_status {
 
 /* Longest UIDL string we produce: 32 hex digits, "-", a count. */
 #define MD_UIDL_MAX 48
+/* a listing line: a message number, a space, a unique-id (whose NUL the
+   CR replaces), CR LF */
+#define MD_UIDL_LINE_MAX (sizeof("4294967295 ") + MD_UIDL_MAX + 2)
 
 struct md_config {
 	const char *path;	/* the mbox file */
@@ -83,10 +86,12 @@ void maildrop_delete_stats(const struct maildrop *md, unsigned *count,
 
 enum md_status maildrop_uidl(struct maildrop *md, unsigned n,
     char uidl[MD_UIDL_MAX + 1], const char **why);
-/* Once maildrop_uidl() has said MD_OK, the listing's next ones: message
-   n's unique-id without the checks; its length. */
-size_t maildrop_uidl_next(const struct maildrop *md, unsigned n,
-    char uidl[MD_UIDL_MAX + 1]);
+/* Once maildrop_uidl() has said MD_OK, the listing without the checks:
+   as many lines "n unique-id" CRLF (RFC 1939 section 7) as fit in room
+   bytes at buf, from message *n on, deleted ones left out; *n is moved
+   past them.  Their length; 0 once *n is past the last message. */
+size_t maildrop_uidl_lines(const struct maildrop *md, unsigned *n,
+    char *buf, size_t room);
 
 /*
  * maildrop_check() says whether message n can still be sent as indexed;

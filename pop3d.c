@@ -576,42 +576,14 @@ cmd_rset(struct session *s, int argc, char **argv)
 	    octets);
 }
 
-/*
- * One line of the UIDL listing, "n uidl" CRLF (RFC 1939 section 7),
- * formatted straight into the output buffer rather than by printf: a
- * big maildrop's listing is one such line a message, and printf's
- * parsing and the copies are most of their cost.
- */
-static void
-uidl_line(struct chan *ch, unsigned n, const char *uidl, size_t ul)
-{
-	char digits[sizeof("4294967295")];
-	size_t nd = 0, len = 0, room;
-	char *p;
-
-	do {
-		digits[nd++] = (char)('0' + n % 10);
-		n /= 10;
-	} while (n > 0);
-	if ((p = chan_room(ch, nd + 1 + ul + 2, &room)) == NULL)
-		return;		/* the channel failed: the session ends */
-	while (nd > 0)
-		p[len++] = digits[--nd];
-	p[len++] = ' ';
-	memcpy(p + len, uidl, ul);
-	len += ul;
-	p[len++] = '\r';
-	p[len++] = '\n';
-	chan_put(ch, len);
-}
-
 static enum reply
 cmd_uidl(struct session *s, int argc, char **argv)
 {
-	char uidl[MD_UIDL_MAX + 1];
+	char uidl[MD_UIDL_MAX + 1], *p;
 	const char *why = NULL;
 	enum md_status st;
 	unsigned n = 1;
+	size_t room, len;
 
 	if (argc == 1 && msg_arg(s, argv[0], &n) != 0)
 		return REPLY_ERR;
@@ -622,12 +594,11 @@ cmd_uidl(struct session *s, int argc, char **argv)
 	if (argc == 1)
 		return ok(s, "%u %s", n, uidl);
 	(void)chan_write(s->ch, "+OK unique-id listing follows\r\n", 31);
-	for (n = 1; n <= maildrop_count(s->md); n++) {
-		if (maildrop_deleted(s->md, n))
-			continue;
-		uidl_line(s->ch, n, uidl,
-		    maildrop_uidl_next(s->md, n, uidl));
-	}
+	/* formatted straight into the output buffer, a buffer at a time:
+	   a big maildrop's listing is one line a message */
+	for (n = 1; (p = chan_room(s->ch, MD_UIDL_LINE_MAX, &room)) != NULL &&
+	    (len = maildrop_uidl_lines(s->md, &n, p, room)) > 0; )
+		chan_put(s->ch, len);
 	(void)chan_write(s->ch, ".\r\n", 3);
 	return REPLY_DONE;
 }

@@ -1,8 +1,8 @@
 /*
  * uidl.c - UIDL (RFC 1939 section 7): each message's digest of its From_
  * line and body, computed the first time a client asks, so STAT-only
- * sessions never pay.  Byte-identical copies are told apart by their
- * order (README "Maildrop").
+ * sessions never pay, and the listing's lines.  Byte-identical copies are
+ * told apart by their order (README "Maildrop").
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -210,11 +210,43 @@ maildrop_uidl(struct maildrop *md, unsigned n, char uidl[MD_UIDL_MAX + 1],
 	return MD_OK;
 }
 
-size_t
-maildrop_uidl_next(const struct maildrop *md, unsigned n,
-    char uidl[MD_UIDL_MAX + 1])
+/*
+ * Listing line "n unique-id" CRLF at p, which has room for
+ * MD_UIDL_LINE_MAX; its length.  Formatted by hand, not by printf, and
+ * the unique-id in place (its NUL where the CR goes): a big maildrop's
+ * listing is one such line a message.
+ */
+static size_t
+listing_line(const struct maildrop *md, unsigned n, char *p)
 {
-	return uid_text(&md->dig[md->ix.first + n - 1], uidl);
+	char digits[sizeof("4294967295")];
+	size_t nd = 0, len = 0;
+	unsigned m = n;
+
+	do {
+		digits[nd++] = (char)('0' + m % 10);
+		m /= 10;
+	} while (m > 0);
+	while (nd > 0)
+		p[len++] = digits[--nd];
+	p[len++] = ' ';
+	len += uid_text(&md->dig[md->ix.first + n - 1], p + len);
+	p[len++] = '\r';
+	p[len++] = '\n';
+	return len;
+}
+
+size_t
+maildrop_uidl_lines(const struct maildrop *md, unsigned *n, char *buf,
+    size_t room)
+{
+	unsigned count = maildrop_count(md);
+	size_t len = 0;
+
+	for (; *n <= count && room - len >= MD_UIDL_LINE_MAX; (*n)++)
+		if (!maildrop_deleted(md, *n))
+			len += listing_line(md, *n, buf + len);
+	return len;
 }
 
 

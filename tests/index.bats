@@ -210,20 +210,6 @@ reads_from() {
 	[[ "$output" == *"+OK 5 "* ]]	# the last STAT: 6, less the DELE
 }
 
-# A mailbox of $1 messages like mbox_make's, written in one go.
-mbox_make_many() {
-	python3 - "$MBOX" "$1" <<-'EOF'
-	import sys
-	with open(sys.argv[1], "a") as f:
-	    for i in range(1, int(sys.argv[2]) + 1):
-	        f.write("From sender@example.org Mon Jan  1 00:00:00 2024\n"
-	                "From: sender@example.org\nSubject: msg %d\n\n"
-	                "body %d\n\n" % (i, i))
-	EOF
-	chown "$TEST_UID:$TEST_GID" "$MBOX"
-	chmod 600 "$MBOX"
-}
-
 @test "a large append seen by a STAT-only session: the index is rewritten from the records it had and the scan, the next login reads no mailbox byte" {
 	mbox_make 6
 	warm

@@ -588,3 +588,53 @@ bad_options() {
 	syslog_wait 'pop3d.*(unknown option|--bogus)'
 	syslog_wait 'pop3d.*no-such-file'
 }
+
+@test "a UIDL listing longer than the output buffer: every message not deleted once, in order, each line whole, as UIDL n and the previous session said" {
+	# 9000 messages: a listing of more than 256 KiB, sent in several
+	# buffers; the first session digests the mailbox, the second reads
+	# the digests from the index it wrote
+	mbox_make_many 9000
+	pop3 <<-EOF
+	$LOGIN
+	UIDL
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$OUT/first"
+	pop3 <<-EOF
+	$LOGIN
+	DELE 1
+	DELE 4500
+	DELE 9000
+	UIDL
+	UIDL 4501
+	RSET
+	QUIT
+	EOF
+	[ "$status" -eq 0 ]
+	printf '%s\n' "$output" > "$OUT/second"
+	python3 - "$OUT/first" "$OUT/second" <<-'PY'
+	import re, sys
+	def listing(lines, at):
+	    assert lines[at].startswith("+OK"), lines[at]
+	    end = lines.index(".", at)
+	    out = {}
+	    for l in lines[at + 1:end]:
+	        m = re.fullmatch(r"([0-9]+) ([!-~]{1,70})", l)
+	        assert m, "broken line %r" % l
+	        n = int(m.group(1))
+	        assert not out or n > max(out), "out of order at %d" % n
+	        out[n] = m.group(2)
+	    return out, end
+	first = open(sys.argv[1]).read().split("\n")
+	second = open(sys.argv[2]).read().split("\n")
+	a, _ = listing(first, 3)
+	assert sorted(a) == list(range(1, 9001)), len(a)
+	assert len(set(a.values())) == 9000
+	b, end = listing(second, 6)
+	assert sorted(b) == [n for n in range(1, 9001)
+	                     if n not in (1, 4500, 9000)], len(b)
+	assert all(b[n] == a[n] for n in b)
+	assert second[end + 1] == "+OK 4501 " + a[4501], second[end + 1]
+	PY
+}

@@ -50,6 +50,21 @@ mbox_make() {
 	done
 }
 
+# A mailbox of N messages "msg 1" .. "msg N", written at once (for the
+# thousands that outgrow a buffer or a run of index records).
+mbox_make_many() {
+	python3 - "$MBOX" "$1" <<-'EOF'
+	import sys
+	with open(sys.argv[1], "a") as f:
+	    for i in range(1, int(sys.argv[2]) + 1):
+	        f.write("From sender@example.org Mon Jan  1 00:00:00 2024\n"
+	                "From: sender@example.org\nSubject: msg %d\n\n"
+	                "body %d\n\n" % (i, i))
+	EOF
+	chown "$TEST_UID:$TEST_GID" "$MBOX"
+	chmod 600 "$MBOX"
+}
+
 # Is $POP3D a cross build's launcher, running it under qemu-user?  (Its
 # memory is qemu's too, and it is slower.)
 is_emulated() {
