@@ -679,9 +679,11 @@ auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
 	len = (size_t)(n1 + n2);
 	raw[len] = '\0';
 	end = raw + len;
+	/* RFC 4616 section 2: [authzid] NUL authcid NUL passwd, the last
+	   two of at least one octet each */
 	if ((c = memchr(raw, '\0', len)) == NULL || ++c >= end ||
-	    (p = memchr(c, '\0', (size_t)(end - c))) == NULL ||
-	    ++p > end || memchr(p, '\0', (size_t)(end - p)) != NULL)
+	    (p = memchr(c, '\0', (size_t)(end - c))) == NULL || p == c ||
+	    ++p >= end || memchr(p, '\0', (size_t)(end - p)) != NULL)
 		return -1;
 	*authz = raw;
 	*authc = c;

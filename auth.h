@@ -50,7 +50,8 @@ enum auth_result auth_apop(const struct auth_config *cfg, const char *name,
     const char **why);
 
 /* SASL PLAIN (RFC 4616): split the base64 response into its three parts,
-   all pointing into raw (the caller wipes it); 0, or -1 if malformed. */
+   all pointing into raw (the caller wipes it); 0, or -1 if malformed
+   (an empty authcid or password is). */
 int auth_plain_decode(const char *b64, char raw[AUTH_PLAIN_MAX],
     const char **authz, const char **authc, const char **pass);
 

@@ -32,7 +32,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(b64, data, size);
 	b64[size] = '\0';
 	if (auth_plain_decode(b64, raw, &z, &c, &p) == 0) {
-		if (z != raw || c <= z || p <= c || p >= raw + AUTH_PLAIN_MAX)
+		if (z != raw || c <= z || p <= c + 1 || *c == '\0' ||
+		    *p == '\0' || p >= raw + AUTH_PLAIN_MAX)
 			abort();
 		n = (size_t)(p - raw) + strlen(p);
 		if (n >= AUTH_PLAIN_MAX || c[-1] != '\0' || p[-1] != '\0' ||

@@ -56,6 +56,9 @@ test_parts(void)
 	CHECK(refused(b64("alice", 5)) && refused(b64("\0alice", 6)) &&
 	    refused(b64("a\0alice", 7)),
 	    "fewer than two NULs: refused");
+	CHECK(refused(b64("\0alice\0", 7)) && refused(b64("\0\0pw", 4)) &&
+	    refused(b64("admin\0\0", 7)),
+	    "an empty authcid or passwd: refused (RFC 4616 section 2)");
 	CHECK(refused(b64("\0alice\0pw\0", 10)) &&
 	    refused(b64("\0a\0b\0c", 7)), "more than two NULs: refused");
 	CHECK(decodes(b64("\0alice\0p\xc3\xa4ss", 12), "", "alice",
