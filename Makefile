@@ -187,7 +187,7 @@ tests/unit/test_%: tests/unit/test_%.c $(ALL_SRCS) $(HDRS) tests/unit/unit.h \
 check: $(UNIT_TESTS)
 	@rc=0; for t in $(UNIT_TESTS); do ./$$t || rc=1; done; exit $$rc
 
-# root's record reader driven with hostile records (tests/records.bats)
+# root's record reader driven with hostile records (tests/privsep.bats)
 GATE_TEST_SRCS = gate.c authrec.c auth.c logtext.c penalty.c
 tests/unit/gate-test: tests/unit/gate-test.c $(GATE_TEST_SRCS) $(HDRS)
 	$(CC) $(WARN) $(LFS) -O1 -g -o $@ tests/unit/gate-test.c \
