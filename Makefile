@@ -68,6 +68,7 @@ SRCS = \
 	mdio.c \
 	mdindex.c \
 	mdindex_file.c \
+	mdindex_trust.c \
 	persist.c
 HDRS = $(wildcard *.h)
 
@@ -174,10 +175,11 @@ UNIT_SRCS = $(sort $(wildcard $(1).c $(1)_*.c tests/unit/fuzz_$(1).c) \
 UNIT_DEPS_mbox    = $(MD_SRCS)
 UNIT_DEPS_retr    = $(MD_SRCS)
 UNIT_DEPS_journal = $(MD_SRCS)
-# the index's format and its side file share one fixture
+# the index's format, its trust rule and its side file share one fixture
 MDINDEX_FIXTURE   = tests/unit/mdindex_fixture.c
 UNIT_DEPS_mdindex = $(MDINDEX_FIXTURE)
-UNIT_DEPS_mdindex_file = mdindex.c $(MDINDEX_FIXTURE)
+UNIT_DEPS_mdindex_file = mdindex.c mdindex_trust.c $(MDINDEX_FIXTURE)
+UNIT_DEPS_mdindex_trust = mdindex.c mdindex_file.c $(MDINDEX_FIXTURE)
 
 tests/unit/test_%: tests/unit/test_%.c $(ALL_SRCS) $(HDRS) tests/unit/unit.h \
     proxy.c penalty.c $(MDINDEX_FIXTURE) tests/unit/mdindex_fixture.h
@@ -207,7 +209,8 @@ FUZZ_FLAGS   = $(WARN) $(LFS) -I. -g -O1 -fno-omit-frame-pointer \
 FUZZ_TARGETS = session mbox journal mdindex sasl authrec proxy
 FUZZ_BINS    = $(FUZZ_TARGETS:%=tests/fuzz/fuzz-%)
 MD_SRCS      = maildrop.c mbox.c lock.c proof.c emit.c uidl.c journal.c \
-               update.c mdio.c mdindex.c mdindex_file.c persist.c
+               update.c mdio.c mdindex.c mdindex_file.c \
+               mdindex_trust.c persist.c
 FUZZ_SESSION_SRCS = $(filter-out pop3d.c session.c,$(SRCS)) tls-none.c
 
 tests/fuzz/fuzz-session: tests/fuzz/fuzz_session.c $(ALL_SRCS) $(HDRS)
@@ -218,10 +221,10 @@ tests/fuzz/fuzz-mbox tests/fuzz/fuzz-journal: tests/fuzz/fuzz-%: \
     tests/fuzz/fuzz_%.c $(MD_SRCS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(MD_SRCS) -lcrypto
 
-tests/fuzz/fuzz-mdindex: tests/unit/fuzz_mdindex.c mdindex.c mdindex_file.c \
-    $(HDRS)
+MDINDEX_SRCS = mdindex.c mdindex_file.c mdindex_trust.c
+tests/fuzz/fuzz-mdindex: tests/unit/fuzz_mdindex.c $(MDINDEX_SRCS) $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION \
-	    -o $@ $< mdindex.c mdindex_file.c -lcrypto
+	    -o $@ $< $(MDINDEX_SRCS) -lcrypto
 
 tests/fuzz/fuzz-sasl: tests/fuzz/fuzz_sasl.c auth.c logtext.c $(HDRS)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< auth.c logtext.c -lcrypt -lcrypto

@@ -1,10 +1,10 @@
 /*
- * mdindex.c - the persistent index file's bytes and when to trust them.
+ * mdindex.c - the persistent index file's bytes.
  *
  * This file owns the on-disk format of the index (README "Persistent
- * index") and the pure rule that says what a decoded index is worth for
- * the mailbox open now.  Reading and writing the side file safely is in
- * mdindex_file.c.  Every field has a fixed width and is little-endian,
+ * index").  The rule that says what a decoded index is worth for the
+ * mailbox open now is mdindex_trust.c's; reading and writing the side
+ * file safely is mdindex_file.c's.  Every field has a fixed width and is little-endian,
  * written byte by byte, so hosts of any architecture that share a spool
  * read each other's files or reject them, never misread them:
  *
@@ -909,73 +909,4 @@ mdindex_tag_at(const struct mdindex *ix, uint32_t b)
 {
 	return ix->bytes + part_off(ix, MDINDEX_TAGS) +
 	    (size_t)b * MDINDEX_TAG_LEN;
-}
-
-/* ---------------------------------------------------------------- */
-/* Trust                                                             */
-
-/* a < b */
-static int
-time_before(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec < b->tv_sec ||
-	    (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-static int
-time_same(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
-/*
- * Before Linux 6.13 file times come from a coarse clock, so a same-size
- * rewrite in the same tick as the write the index saw leaves size and
- * times as they were.  The index describes the file only if its times
- * were older than the tick read after its fstat: every later write then
- * gets a time from that tick on, and so differs.  A time without
- * nanoseconds may come from a file system that keeps whole seconds,
- * where every write of that second gets the same time: then the second
- * must have been over.
- */
-static int
-older_than_tick(const struct timespec *t, const struct timespec *tick)
-{
-	if (t->tv_nsec == 0)
-		return t->tv_sec < tick->tv_sec;
-	return time_before(t, tick);
-}
-
-enum mdindex_trust
-mdindex_trust(const struct mdindex *ix, const struct stat *mbox,
-    const struct stat *file, const char **why)
-{
-	if (!mdindex_file_ok(file, mbox->st_uid, why))
-		return MDINDEX_UNTRUSTED;
-	if (ix->uid != (uint32_t)mbox->st_uid) {
-		*why = "index written for another owner";
-		return MDINDEX_UNTRUSTED;
-	}
-	if (ix->dev != (uint64_t)mbox->st_dev ||
-	    ix->ino != (uint64_t)mbox->st_ino) {
-		*why = "index describes another file";
-		return MDINDEX_UNTRUSTED;
-	}
-	if (!older_than_tick(&ix->mtime, &ix->tick) ||
-	    !older_than_tick(&ix->ctime, &ix->tick)) {
-		*why = "index written in the clock tick of a mailbox change";
-		return MDINDEX_UNTRUSTED;
-	}
-	if ((uint64_t)mbox->st_size < ix->size) {
-		*why = "mailbox shrank since the index was written";
-		return MDINDEX_UNTRUSTED;
-	}
-	if ((uint64_t)mbox->st_size > ix->size)
-		return MDINDEX_GREW;
-	if (!time_same(&mbox->st_mtim, &ix->mtime) ||
-	    !time_same(&mbox->st_ctim, &ix->ctime)) {
-		*why = "mailbox rewritten since the index was written";
-		return MDINDEX_UNTRUSTED;
-	}
-	return MDINDEX_UNCHANGED;
 }
