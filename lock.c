@@ -223,10 +223,13 @@ boot_time(void)
 	return bt > 0 ? (time_t)bt : 0;
 }
 
-/* Older than this boot: its maker died with the power, or before. */
+/* Older than this boot: its maker died with the power, or before.  The
+   boot is read when a lock is first judged: most locks find none. */
 static int
-before_boot(const struct maildrop *md, const struct stat *st)
+before_boot(struct maildrop *md, const struct stat *st)
 {
+	if (md->lk.boot < 0)
+		md->lk.boot = boot_time();
 	return md->lk.boot > 0 && st->st_mtime < md->lk.boot;
 }
 
@@ -241,7 +244,7 @@ before_boot(const struct maildrop *md, const struct stat *st)
  * its holder died with the power, and the pid may belong to anyone now.
  */
 static int
-dotlock_stale(const struct maildrop *md, time_t now, long *dead)
+dotlock_stale(struct maildrop *md, time_t now, long *dead)
 {
 	struct stat st;
 	long pid;
@@ -344,7 +347,7 @@ unique_pid(const struct maildrop *md, const char *name, const char *host)
 /* A unique file no process owns any more: a regular file whose pid is
    gone, or one older than this boot (the pid may be reused). */
 static int
-unique_abandoned(const struct maildrop *md, const char *name, long pid)
+unique_abandoned(struct maildrop *md, const char *name, long pid)
 {
 	struct stat st;
 
@@ -513,7 +516,6 @@ md_lock(struct maildrop *md, const char **why)
 	enum trylock r;
 
 	block_signals(&md->lk.oldmask);
-	md->lk.boot = boot_time();
 	(void)clock_gettime(CLOCK_MONOTONIC, &start);
 	while ((r = lock_both(md)) == TRY_BUSY) {
 		(void)clock_gettime(CLOCK_MONOTONIC, &now);

@@ -237,6 +237,7 @@ md_new(struct maildrop **mdp, const struct md_config *cfg, const char **why)
 	}
 	md->cfg = *cfg;
 	md->f.fd = md->f.dirfd = md->px.dirfd = md->px.rd.fd = -1;
+	md->lk.boot = -1;	/* read when a lock is judged (lock.c) */
 	if (strlen(cfg->path) >= PATH_MAX) {
 		*why = "mailbox path too long";
 		st = MD_PERM;

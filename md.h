@@ -84,7 +84,8 @@ struct md_index {
 struct md_lock {
 	int have_fcntl, have_dot;
 	time_t touched;		/* CLOCK_MONOTONIC seconds */
-	time_t boot;		/* this host's boot, wall clock; 0: unknown */
+	time_t boot;		/* this host's boot, wall clock; 0: unknown,
+				   -1: not read yet */
 	sigset_t oldmask;
 };
 
