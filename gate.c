@@ -274,29 +274,21 @@ is_credential(int type)
 	return type == REC_PASS || type == REC_PLAIN || type == REC_APOP;
 }
 
-void
-gate_hello(struct gate *g, int link)
-{
-	const char *hello[1] = { g->timestamp };
-
-	g->hello = authrec_send(link, REC_HELLO, hello, 1) == 0 ? 1 : -1;
-}
-
 enum gate_end
 gate_serve(struct gate *g, int link, struct verdict *v,
     struct authrec *rec, const char **why)
 {
+	const char *hello[1] = { g->timestamp };
 	struct timespec arrival;
 	enum gate_end e;
-	int got;
+	int got, hello_failed;
 
-	if (g->hello == 0)
-		gate_hello(g, link);
 	/* a front that failed its setup (say, a bad certificate) has said
 	   why and gone before HELLO: its reason is still there to read */
+	hello_failed = authrec_send(link, REC_HELLO, hello, 1) != 0;
 	if ((e = await_ready(link, rec, why)) != GATE_END_CLIENT)
 		return e;
-	if (g->hello < 0) {
+	if (hello_failed) {
 		*why = "cannot talk to the pre-authentication process";
 		return GATE_END_SETUP;
 	}

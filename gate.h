@@ -23,7 +23,6 @@ struct gate {
 	char timestamp[GATE_TIMESTAMP_MAX];	/* APOP's, or "" */
 	int fails;
 	struct timespec deadline;	/* end of --login-timeout */
-	int hello;		/* HELLO: 0 not sent, 1 sent, -1 failed */
 };
 
 enum gate_result { GATE_FAIL, GATE_CLOSE, GATE_LOGIN };
@@ -53,11 +52,6 @@ int gate_ms_left(const struct gate *g);
 
 enum gate_end { GATE_END_LOGIN, GATE_END_CLIENT, GATE_END_SETUP,
     GATE_END_BAD };
-
-/* Root's first word to the front, HELLO with the APOP timestamp: the
-   front greets the client once it has it.  gate_serve sends it if this
-   was not called; calling this first lets root work while it waits. */
-void gate_hello(struct gate *g, int link);
 
 /*
  * Root's AUTHORIZATION over the link to the front: HELLO, then READY

@@ -18,7 +18,6 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <openssl/evp.h>
 
 #include "authrec.h"
 #include "chan.h"
@@ -373,22 +372,6 @@ root_session(const struct config *cfg, struct front *f, struct verdict *v,
 	return status;
 }
 
-/*
- * OpenSSL builds its tables of algorithms on the first fetch, which a
- * login's index check would wait for.  Root does it while the front
- * greets the client and reads its credentials.  A failure here is moot:
- * the real use reports it.
- */
-static void
-warm_crypto(void)
-{
-	EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "POLY1305", NULL);
-
-	EVP_MD_free(md);
-	EVP_MAC_free(mac);
-}
-
 /* Root: AUTHORIZATION through the front's records, then the session. */
 int
 run_root(const struct config *cfg, struct front *f, const char *peer)
@@ -405,8 +388,6 @@ run_root(const struct config *cfg, struct front *f, const char *peer)
 		return EXIT_INTERNAL;
 	}
 	gate_init(&g, cfg, peer);
-	gate_hello(&g, f->link);
-	warm_crypto();	/* while the front works */
 	e = gate_serve(&g, f->link, &v, rec, &why);
 	if (e == GATE_END_LOGIN)
 		status = root_session(cfg, f, &v, rec, g.peer);
