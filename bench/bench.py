@@ -29,7 +29,8 @@ Environment (all optional):
   BENCH_SCENARIOS=...   quit,stat,uidl,retr,top,dele_last,dele_first,dele_all,
                         and for pop3d's persistent index: stat_append (login+
                         STAT after 100 messages were appended to an indexed
-                        mailbox), after_dele (login+STAT after DELE all +
+                        mailbox), uidl_append (login+UIDL after the same
+                        append: a keep-mail client's poll), after_dele (login+STAT after DELE all +
                         QUIT), stat_noindex (the first login, no index file),
                         stat_scan (the same with --no-index: a build without
                         the index)
@@ -64,10 +65,12 @@ ALL_SERVERS = ["pop3d", "dovecot", "popa3d", "mailutils", "dovecot-cold",
 SERVERS = [s for s in os.environ.get("BENCH_SERVERS",
                                      ",".join(ALL_SERVERS)).split(",") if s]
 ALL_SCEN = ["quit", "stat", "uidl", "retr", "top", "dele_last", "dele_first",
-            "dele_all", "stat_append", "after_dele", "stat_noindex",
+            "dele_all", "stat_append", "uidl_append", "after_dele",
+            "stat_noindex",
             "stat_scan"]
 # pop3d's persistent index: scenarios only pop3d runs
-INDEX_SCEN = ("stat_append", "after_dele", "stat_noindex", "stat_scan")
+INDEX_SCEN = ("stat_append", "uidl_append", "after_dele", "stat_noindex",
+              "stat_scan")
 APPENDED = 100
 SCENARIOS = [s for s in os.environ.get("BENCH_SCENARIOS",
                                        ",".join(ALL_SCEN)).split(",") if s]
@@ -95,6 +98,7 @@ SCEN_TITLE = {
     "dele_last": "DELE last + QUIT", "dele_first": "DELE first + QUIT",
     "dele_all": "DELE all + QUIT", "quit@E": "login+QUIT, empty mailbox",
     "stat_append": "login+STAT, %d appended since the index" % APPENDED,
+    "uidl_append": "login+UIDL, %d appended since the index" % APPENDED,
     "after_dele": "login+STAT after DELE all + QUIT",
     "stat_noindex": "login+STAT, first login (no index file)",
     "stat_scan": "login+STAT with --no-index",
@@ -522,6 +526,7 @@ def script_lines(srv, scen, n, user=USER):
         "quit": [],
         "stat": ["STAT"],
         "uidl": ["UIDL"],
+        "uidl_append": ["UIDL"],
         "retr": ["STAT"] + ["RETR %d" % i for i in range(1, n + 1)],
         "top": ["TOP %d 0" % i for i in range(1, n + 1)],
         "dele_last": ["DELE %d" % n] if n else [],
@@ -610,6 +615,11 @@ def check_run(srv, scen, res, man, mb, before):
     n = man["messages"]
     strict = srv == "pop3d"
     stat = res.get("stat", [0, 0])
+    if scen == "uidl_append":
+        if res["uidl_n"] != n + APPENDED:
+            return False, "%d UIDL lines, not %d" % (
+                res["uidl_n"], n + APPENDED), notes
+        return True, "", notes
     if scen in INDEX_SCEN:
         want = {"stat_append": n + APPENDED, "after_dele": 0}.get(scen, n)
         if stat[0] != want:
@@ -780,7 +790,7 @@ class Bench:
                 os.unlink(idx)
             return
         self.sess.run(srv, "uidl", n)
-        if scen == "stat_append":
+        if scen in ("stat_append", "uidl_append"):
             with open(mb.corpus, "rb") as f:
                 more = f.read(man["second_off"])
             with open(spool_file(srv), "ab") as f:
