@@ -252,6 +252,15 @@ system_find(const struct auth_config *cfg, const char *name,
 	    errno == EACCES)
 		return shadow_unreadable(why);
 	system_dummy(dummy);
+	/*
+	 * A name the first source (files) lacks is looked up in the next
+	 * ones too (nsswitch.conf): Debian's nss-systemd is loaded for it
+	 * and asked, a fraction of a millisecond that a name in
+	 * /etc/passwd never pays.  A name no source can have goes to every
+	 * source first, so that each lookup costs the same (the login's
+	 * group lookup would load the same modules anyway).
+	 */
+	(void)getpwnam("");
 	errno = 0;
 	if ((pw = getpwnam(name)) == NULL) {
 		if (not_found_errno(errno))
