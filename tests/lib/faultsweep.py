@@ -60,6 +60,9 @@ CALLS = ("write,pwrite64,writev,pwritev,pwritev2,ftruncate,truncate,fsync,"
          "unlinkat,link,linkat,symlink,close,openat,open,creat,fallocate,"
          "mkdir,fchmod,fchown").split(",")
 CALL_RE = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+(\w+)\((.*)$")
+# the end of a call strace printed in two lines, another process's call
+# having come between: "PID <... read resumed>REST"
+RESUMED_RE = re.compile(r"^(?:\[pid\s+)?(\d+)\]?\s+<\.\.\. (\w+) resumed>(.*)$")
 
 
 class Sweep:
@@ -176,9 +179,16 @@ class Sweep:
         counts = {}
         points = []
         started = None
+        pending = {}    # pid: its read of fd 0 was printed unfinished
         self.mbox_fd = "3"
         with open(trace, errors="replace") as f:
             for l in f:
+                r = RESUMED_RE.match(l)
+                if r is not None and r.group(2) == "read" and \
+                        r.group(3).startswith('"' + start_marker) and \
+                        pending.pop(r.group(1), False):
+                    started = "any" if from_mailbox else r.group(1)
+                    continue
                 m = CALL_RE.match(l)
                 if m is None:
                     continue
@@ -191,6 +201,7 @@ class Sweep:
                 if name == "openat" and fd:
                     self.mbox_fd = fd.group(1)
                 if name == "read":
+                    pending[pid] = rest.startswith("0, <unfinished")
                     if rest.startswith('0, "' + start_marker):
                         # PASS is read by the pre-authentication
                         # process: the session is whoever opens the box
